@@ -1,0 +1,164 @@
+"""Frozen settings, read once from the environment; a malformed value fails loudly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from server.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///data/goated.sqlite"
+DEFAULT_API_URL = "https://apis.goated.com/user"
+DEMO_SYNC_INTERVAL = 5.0
+LIVE_SYNC_INTERVAL = 900.0
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the server needs to know about its surroundings.
+
+    Built by `from_env` in production and directly by tests.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    goated_api_url: str = DEFAULT_API_URL
+    goated_token: str | None = None
+    affiliate_code: str = "GOATEDLIVE"
+    sync_interval: float | None = None  # None: 5 s in demo mode, 15 min (aligned) otherwise
+    admin_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sim_players: int = 2000
+    sim_seed: int = 1
+    sim_speed: float = 60.0
+    upstream_timeout: float = 20.0
+    ws_max_subscriptions: int = 16
+    ws_max_frame: int = 4096
+    ws_idle_timeout: float = 120.0
+    ws_send_backlog: int = 256
+    log_level: str = "INFO"
+
+    @property
+    def demo(self) -> bool:
+        """No upstream token: serve the built-in simulated upstream."""
+        return self.goated_token is None
+
+    @property
+    def interval(self) -> float:
+        if self.sync_interval is not None:
+            return self.sync_interval
+        return DEMO_SYNC_INTERVAL if self.demo else LIVE_SYNC_INTERVAL
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    def public(self) -> dict[str, object]:
+        """A view safe to print: secrets are masked."""
+        masked = {"goated_token", "admin_token"}
+        out: dict[str, object] = {}
+        for field in self.__struct_fields__:
+            value = getattr(self, field)
+            out[field] = "***" if field in masked and value else value
+        out["database_url"] = _mask_url(self.database_url)
+        if self.redis_url:
+            out["redis_url"] = _mask_url(self.redis_url)
+        return out
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        for var, (field, parse) in _ENV.items():
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[field] = parse(raw.strip())
+            except ValueError as exc:
+                raise ConfigError(f"{var}={raw!r} is not valid: {exc}") from None
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not (self.database_url.startswith("sqlite:///") or self.is_postgres):
+            raise ConfigError(
+                "DATABASE_URL must start with sqlite:/// or postgresql:// "
+                f"(got {_mask_url(self.database_url)!r})"
+            )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.goated_token and not self.goated_api_url.startswith(("http://", "https://")):
+            raise ConfigError("GOATED_API_URL must be an http(s) URL")
+        if self.sync_interval is not None and self.sync_interval < 1:
+            raise ConfigError("SYNC_INTERVAL must be at least 1 second")
+        if not 1 <= self.sim_players <= 100_000:
+            raise ConfigError("SIM_PLAYERS must be between 1 and 100000")
+        if not self.affiliate_code.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError("GOATED_AFFILIATE_CODE must be letters, digits, '-' or '_'")
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError("must be a port number (1-65535)")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{scheme}{sep}{user}:***@{host}"
+    return url
+
+
+_ENV = {
+    "DATABASE_URL": ("database_url", _text),
+    "REDIS_URL": ("redis_url", _text),
+    "GOATED_API_URL": ("goated_api_url", lambda raw: raw.rstrip("/")),
+    "GOATED_TOKEN": ("goated_token", _text),
+    "GOATED_AFFILIATE_CODE": ("affiliate_code", _text),
+    "SYNC_INTERVAL": ("sync_interval", _positive_float),
+    "ADMIN_TOKEN": ("admin_token", _text),
+    "HOST": ("host", _text),
+    "PORT": ("port", _port),
+    "SIM_PLAYERS": ("sim_players", _positive_int),
+    "SIM_SEED": ("sim_seed", int),
+    "SIM_SPEED": ("sim_speed", _positive_float),
+    "UPSTREAM_TIMEOUT": ("upstream_timeout", _positive_float),
+    "LOG_LEVEL": ("log_level", _log_level),
+}

@@ -1,0 +1,83 @@
+"""The Goated affiliate API client: one GET, typed decoding, faults mapped to our errors."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from server.errors import (
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
+from server.leaderboard.board import Player
+from server.upstream.contract import decode
+
+
+class Fetched:
+    """A decoded snapshot plus how long the request took."""
+
+    __slots__ = ("players", "status", "elapsed", "decode_seconds")
+
+    def __init__(self, players: list[Player], status: int, elapsed: float, decode_seconds: float):
+        self.players = players
+        self.status = status
+        self.elapsed = elapsed
+        self.decode_seconds = decode_seconds
+
+
+class GoatedClient:
+    """Reads `{base}/affiliate/referral-leaderboard/{code}` with the bearer token."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, code: str, token: str | None):
+        self._http = http
+        self._url = f"{base_url.rstrip('/')}/affiliate/referral-leaderboard/{code}"
+        self._token = token
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def set_token(self, token: str | None) -> None:
+        self._token = token
+
+    async def fetch(self) -> Fetched:
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        started = time.perf_counter()
+        try:
+            response = await self._http.get(self._url, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise UpstreamUnavailable(f"upstream timed out ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"upstream unreachable: {type(exc).__name__}: {exc}") from None
+        elapsed = time.perf_counter() - started
+        status = response.status_code
+        if status in (401, 403):
+            raise UpstreamAuthError(f"upstream answered {status}: token expired or revoked")
+        if status == 429:
+            raise UpstreamRateLimited(
+                "upstream answered 429 (rate limited)",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500:
+            raise UpstreamUnavailable(f"upstream answered {status}")
+        if status != 200:
+            raise UpstreamError(f"upstream answered unexpected status {status}")
+        decode_started = time.perf_counter()
+        players = decode(response.content)
+        return Fetched(players, status, elapsed, time.perf_counter() - decode_started)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare upstream)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(0.0, seconds)
