@@ -1,0 +1,140 @@
+"""The `goated` command: serve, sync --once, simulate, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import warnings
+
+from server.errors import ConfigError
+from server.settings import Settings
+
+log = logging.getLogger("goated")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(os.environ, **overrides)
+    except ConfigError as exc:
+        print(f"goated: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", message="There is no current event loop", category=DeprecationWarning)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    settings = _settings(**overrides)
+    _logging(settings.log_level)
+    if settings.demo:
+        log.info("no GOATED_TOKEN: demo mode with the built-in simulated upstream (%d players)", settings.sim_players)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws_per_message_deflate=False,  # ~5x CPU per socket for small JSON frames
+        ws_max_size=max(settings.ws_max_frame * 4, 65536),
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        timeout_graceful_shutdown=3,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+    print(f"Goated Live: http://{'localhost' if settings.host in ('127.0.0.1', '0.0.0.0') else settings.host}:{settings.port}", flush=True)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from server.services import running_services
+
+    if not args.once:
+        print("goated sync: only --once is supported (the server runs the schedule)", file=sys.stderr)
+        return 2
+    settings = _settings()
+    _logging(settings.log_level)
+
+    async def once() -> int:
+        async with running_services(settings, schedule=False) as services:
+            result = await services.sync.run_once("cli")
+        print(
+            f"sync {result.run_id}: {result.status}"
+            + (f", {result.players} players, {result.changes} changes, version {result.seq}" if result.status == "ok" else f": {result.error}")
+        )
+        return 0 if result.status == "ok" else 1
+
+    return asyncio.run(once())
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from server.upstream.sim_app import serve_sim
+
+    _logging("INFO")
+    print(
+        f"simulated upstream: http://{args.host}:{args.port}/affiliate/referral-leaderboard/<code> "
+        f"({args.players} players, seed {args.seed}, speed {args.speed}x)",
+        flush=True,
+    )
+    asyncio.run(serve_sim(args.host, args.port, args.players, args.seed, args.speed, args.token))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from server.db.engine import make_engine, migrate
+
+    settings = _settings()
+    asyncio.run(migrate(make_engine(settings.database_url)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="goated",
+        description="Goated Live: live wager leaderboards and race timers. Configured by environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server, sync schedule and live channels")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1, or HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000, or PORT)")
+    serve.set_defaults(func=cmd_serve)
+
+    sync = sub.add_parser("sync", help="run one sync against the upstream and exit")
+    sync.add_argument("--once", action="store_true", help="run exactly one sync; exit 1 if it fails")
+    sync.set_defaults(func=cmd_sync)
+
+    sim = sub.add_parser("simulate", help="serve the simulated Goated upstream on its own port")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8100)
+    sim.add_argument("--players", type=int, default=2000, help="referrals to simulate (up to 100000)")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--speed", type=float, default=60.0, help="wager rate multiplier (1 = a real affiliate's pace)")
+    sim.add_argument("--token", help="require this bearer token, like the real API")
+    sim.set_defaults(func=cmd_simulate)
+
+    mig = sub.add_parser("migrate", help="apply database migrations (serve also does this on start)")
+    mig.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

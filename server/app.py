@@ -1,0 +1,83 @@
+"""`create_app(settings)`: routes, error mapping, static pages and the services lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.compression import CompressionConfig
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+
+from server.errors import GoatedError
+from server.health import health
+from server.leaderboard.routes import LeaderboardController
+from server.realtime.socket import ws_endpoint
+from server.services import running_services, utc_now
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+
+
+def goated_error_handler(_: Request, exc: GoatedError) -> Response[dict[str, object]]:
+    return Response({"error": str(exc), "status_code": exc.status_code}, status_code=exc.status_code)
+
+
+def http_error_handler(_: Request, exc: HTTPException) -> Response[dict[str, object]]:
+    body: dict[str, object] = {"error": exc.detail, "status_code": exc.status_code}
+    extra = getattr(exc, "extra", None)
+    if extra:
+        body["details"] = extra
+    return Response(body, status_code=exc.status_code, headers=exc.headers)
+
+
+@get("/", include_in_schema=False, media_type=MediaType.HTML)
+async def index_page() -> Response[bytes]:
+    return Response((WEB / "index.html").read_bytes(), media_type=MediaType.HTML)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    schedule: bool = True,
+) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running_services(settings, clock=clock, schedule=schedule) as services:
+            app.state.services = services
+            app.state.live = services.live
+            app.state.store = services.store
+            app.state.page_cache = services.page_cache
+            app.state.socket_deps = services.socket_deps
+            log.info("Goated Live ready (%s mode) on %s", services.mode, settings.database_url.split("@")[-1])
+            yield
+
+    return Litestar(
+        route_handlers=[
+            index_page,
+            health,
+            LeaderboardController,
+            ws_endpoint,
+            create_static_files_router(path="/static", directories=[WEB], include_in_schema=False),
+        ],
+        lifespan=[lifespan],
+        exception_handlers={GoatedError: goated_error_handler, HTTPException: http_error_handler},
+        openapi_config=OpenAPIConfig(
+            title="Goated Live",
+            version="0.1.0",
+            description="Live wager leaderboards and race timers for Goated.com affiliates.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        debug=False,
+    )

@@ -1,0 +1,99 @@
+"""`/health`: what works, what is degraded and why, in words an operator can act on."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+from litestar import Response, get
+from litestar.datastructures import State
+
+Status = Literal["ok", "degraded", "down"]
+
+
+class Part(msgspec.Struct, kw_only=True, omit_defaults=True):
+    status: Status
+    detail: str = ""
+    info: dict[str, object] = {}
+
+
+class HealthReport(msgspec.Struct, kw_only=True):
+    status: Status
+    mode: str
+    now: datetime
+    parts: dict[str, Part]
+
+
+def overall(parts: dict[str, Part]) -> Status:
+    statuses = {p.status for p in parts.values()}
+    if "down" in statuses and parts.get("database", Part(status="ok")).status == "down" and parts.get("sync", Part(status="ok")).status == "down":
+        return "down"
+    if statuses == {"ok"}:
+        return "ok"
+    return "degraded"
+
+
+@get("/health", summary="Health of each part", tags=["operations"], cache=False)
+async def health(state: State) -> Response[HealthReport]:
+    services = state.services
+    now = datetime.now(UTC)
+    parts = {
+        "database": await _database(services),
+        "channels": services.channels_health(),
+        "upstream": _upstream(services),
+        "sync": _sync(services, now),
+        "websockets": Part(
+            status="ok",
+            info={"connections": len(services.hub.connections), "channels": services.hub.channel_counts()},
+        ),
+    }
+    report = HealthReport(status=overall(parts), mode=services.mode, now=now, parts=parts)
+    return Response(report, status_code=200 if report.status != "down" else 503)
+
+
+async def _database(services) -> Part:  # noqa: ANN001 - Services, kept import-free
+    kind = "postgresql" if services.settings.is_postgres else "sqlite"
+    try:
+        async with asyncio.timeout(2):
+            await services.store.ping()
+    except TimeoutError:
+        return Part(status="down", detail=f"{kind} did not answer within 2 s", info={"kind": kind})
+    except services.db_errors as exc:
+        return Part(status="down", detail=f"{kind} unreachable: {type(exc).__name__}: {exc}", info={"kind": kind})
+    return Part(status="ok", info={"kind": kind})
+
+
+def _upstream(services) -> Part:  # noqa: ANN001
+    up = services.sync.upstream
+    info = {
+        "url": services.client.url if not services.settings.demo else "built-in simulator",
+        "last_success_at": up.last_success_at,
+        "last_error": up.last_error,
+        "last_error_at": up.last_error_at,
+        "consecutive_failures": up.consecutive_failures,
+        "last_latency_s": up.last_latency,
+    }
+    if up.consecutive_failures == 0:
+        return Part(status="ok", info=info)
+    if up.last_error_kind == "auth":
+        return Part(
+            status="down",
+            detail="the upstream refused the token (401/403): it expired or was revoked; paste a new GOATED_TOKEN",
+            info=info,
+        )
+    return Part(status="degraded", detail=f"last {up.consecutive_failures} sync(s) failed: {up.last_error}", info=info)
+
+
+def _sync(services, now: datetime) -> Part:  # noqa: ANN001
+    live = services.live
+    interval = services.settings.interval
+    info: dict[str, object] = {"seq": live.seq, "sync_id": live.sync_id, "synced_at": live.synced_at, "interval_s": interval}
+    if live.synced_at is None:
+        return Part(status="degraded", detail="no successful sync yet", info=info)
+    age = (now - live.synced_at).total_seconds()
+    info["age_s"] = round(age, 1)
+    if age > 3 * interval + 60:
+        return Part(status="degraded", detail=f"board is {age:.0f} s old (syncs every {interval:.0f} s)", info=info)
+    return Part(status="ok", info=info)

@@ -1,0 +1,79 @@
+"""Moves events between processes through Litestar's channels plugin and into the local hub."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from litestar.channels import ChannelsPlugin
+
+from server.leaderboard.board import Period
+from server.leaderboard.live import LiveBoards, Outcome
+from server.realtime.hub import Hub
+from server.realtime.messages import EVENTS_CHANNEL, BoardsSynced, Event, encoder, event_decoder
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    """Publishes this process's events and delivers everyone's to local viewers.
+
+    The process that produced an event applies it at once (so its viewers never wait on
+    the backend); the echo it receives back is recognised by its version and skipped.
+    """
+
+    def __init__(
+        self,
+        channels: ChannelsPlugin,
+        live: LiveBoards,
+        hub: Hub,
+        resync: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._channels = channels
+        self._live = live
+        self._hub = hub
+        self._resync = resync
+        self.received = 0
+        self.publish_errors = 0
+        self.last_publish_error: str | None = None
+
+    async def publish(self, event: Event) -> None:
+        self.deliver(event)
+        await self._channels.wait_published(encoder.encode(event), EVENTS_CHANNEL)
+
+    def deliver(self, event: Event) -> str:
+        match event:
+            case BoardsSynced():
+                outcome = self._live.apply_event(event)
+                if outcome == Outcome.APPLIED:
+                    for period in Period:
+                        self._hub.broadcast(f"leaderboard:{period.value}", self._live.latest_text(period))
+                return outcome
+        return Outcome.STALE
+
+    async def run(self) -> None:
+        """Consume the shared events channel until cancelled."""
+        subscriber = await self._channels.subscribe([EVENTS_CHANNEL])
+        try:
+            async for raw in subscriber.iter_events():
+                self.received += 1
+                try:
+                    event = event_decoder.decode(raw)
+                except msgspec.DecodeError as exc:
+                    log.error("dropped an undecodable event from the channels backend: %s", exc)
+                    continue
+                if self.deliver(event) == Outcome.GAP:
+                    log.warning("missed board versions (at %d, got %d): reloading", self._live.seq, event.seq)
+                    await self._resync()
+        finally:
+            await self._channels.unsubscribe(subscriber)
+
+
+async def cancel_and_wait(task: asyncio.Task[object]) -> None:
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
