@@ -26,6 +26,7 @@ def _settings(**overrides: object) -> Settings:
 def _logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", message="There is no current event loop", category=DeprecationWarning)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the sync log
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

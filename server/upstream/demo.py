@@ -18,7 +18,15 @@ from server.upstream.simulator import Simulation
 @asynccontextmanager
 async def serve_on_loopback(app: object, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn in this event loop; yields its base URL."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        timeout_keep_alive=120,  # longer than any sync interval: no reuse of a closing connection
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the host process owns signals
     task = asyncio.create_task(server.serve(), name=f"uvicorn:{host}:{port}")

@@ -1,0 +1,170 @@
+"""Diffing: the Delta between two boards of a period, and applying one to a board."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from itertools import compress
+from operator import attrgetter, not_
+
+from server.leaderboard.board import Board, Change, ChangeKind, Delta, Overtake, Row, sort_key
+
+__all__ = ["apply", "diff", "is_reset"]
+
+_uid = attrgetter("uid")
+
+_ENTERED = ChangeKind.ENTERED
+_MOVED = ChangeKind.MOVED
+_WAGERED = ChangeKind.WAGERED
+_RENAMED = ChangeKind.RENAMED
+
+
+def is_reset(old: Board, new: Board) -> bool:
+    """Whether the period rolled over upstream between the two boards.
+
+    Within a period amounts only grow, so a player leaves the board or goes down only at a
+    rollover, or through the odd inconsistent upstream entry. Calling it a reset when at
+    least half of the old board dropped tells the two apart.
+    """
+    amount_now = {row.uid: row.amount for row in new.rows}.get
+    dropped = 0
+    for row in old.rows:
+        amount = amount_now(row.uid)
+        if amount is None or amount < row.amount:
+            dropped += 1
+    return _dropped_enough(len(old.rows), dropped)
+
+
+def _dropped_enough(old_total: int, dropped: int) -> bool:
+    return old_total > 0 and dropped * 2 >= old_total
+
+
+def diff(old: Board, new: Board, *, overtake_top: int = 100, overtake_cap: int = 10) -> Delta:
+    """What changed from `old` to `new`, such that `apply(old, diff(old, new)) == new`.
+
+    Overtakes are listed for rows that improved their rank to `overtake_top` or better,
+    at most `overtake_cap` per row, the players just behind the mover first.
+    """
+    if old.period != new.period:
+        raise ValueError(f"cannot diff a {old.period} board against a {new.period} board")
+    old_by_uid = dict(zip(map(_uid, old.rows), old.rows))
+    previous = old_by_uid.get
+    changes: list[Change] = []
+    shifted = entered = decreased = 0
+    for row in new.rows:
+        prev = previous(row.uid)
+        if prev is None:
+            entered += 1
+            changes.append(Change(_ENTERED, row.uid, row.name, row.rank, row.amount))
+        elif prev != row:  # cheap C-level test that lets the unchanged bulk through
+            if prev.amount != row.amount:
+                if row.amount < prev.amount:
+                    decreased += 1
+                kind = _WAGERED if prev.rank == row.rank else _MOVED
+            elif prev.name != row.name:
+                kind = _RENAMED
+            else:  # same uid, name and amount: only the rank differs
+                shifted += 1
+                continue
+            changes.append(
+                Change(kind, row.uid, row.name, row.rank, row.amount, prev.rank, prev.amount)
+            )
+
+    left_total = len(old.rows) - (len(new.rows) - entered)
+    if _dropped_enough(len(old.rows), left_total + decreased):
+        return _reset(new)
+    left: list[str] = sorted(old_by_uid.keys() - set(map(_uid, new.rows))) if left_total else []
+    overtakes = _overtakes(
+        changes,
+        new.rows,
+        old_by_uid,
+        sorted(old_by_uid[uid].rank for uid in left),
+        overtake_top,
+        overtake_cap,
+    )
+    return Delta(new.period, False, tuple(changes), tuple(left), tuple(overtakes), shifted)
+
+
+def _reset(new: Board) -> Delta:
+    changes = tuple([Change(_ENTERED, r.uid, r.name, r.rank, r.amount) for r in new.rows])
+    return Delta(new.period, reset=True, changes=changes)
+
+
+def _overtakes(
+    changes: list[Change],
+    new_rows: tuple[Row, ...],
+    old_by_uid: dict[str, Row],
+    left_ranks: list[int],
+    top: int,
+    cap: int,
+) -> list[Overtake]:
+    """Who each improving mover passed: players ahead of it before and behind it now.
+
+    Rather than scanning the whole board per mover, count how many it passed (those ahead
+    of it before, minus those still ahead and those who left: a look at at most `top` rows)
+    and walk down from its new rank only until that many, or `cap`, are found.
+    """
+    overtakes: list[Overtake] = []
+    if cap <= 0:
+        return overtakes
+    previous = old_by_uid.get
+    absent = len(old_by_uid) + 1  # an entered player counts as ranked below everyone
+    for change in changes:  # in new rank order
+        rank = change.rank
+        if rank > top:
+            break
+        old_rank = absent if change.prev_rank is None else change.prev_rank
+        if rank >= old_rank:
+            continue
+        still_ahead = 0
+        for row in new_rows[: rank - 1]:
+            prev = previous(row.uid)
+            if prev is not None and prev.rank < old_rank:
+                still_ahead += 1
+        wanted = min(cap, old_rank - 1 - still_ahead - bisect_left(left_ranks, old_rank))
+        index = rank  # the row ranked just behind the mover
+        while wanted > 0:
+            row = new_rows[index]
+            prev = previous(row.uid)
+            if prev is not None and prev.rank < old_rank:
+                overtakes.append(Overtake(change.uid, row.uid, rank))
+                wanted -= 1
+            index += 1
+    return overtakes
+
+
+def _row_key(row: Row) -> tuple[float, str]:
+    return sort_key(row.uid, row.amount)
+
+
+def apply(old: Board, delta: Delta) -> Board:
+    """The board `delta` turns `old` into; ranks are renumbered from the board order."""
+    incoming = sorted(
+        (Row(0, c.uid, c.name, c.amount) for c in delta.changes), key=_row_key
+    )
+    if delta.reset:
+        return Board(delta.period, _numbered(incoming))
+    if not incoming and not delta.left:
+        return old if old.period == delta.period else Board(delta.period, old.rows)
+    gone = set(delta.left)
+    gone.update(map(_uid, incoming))
+    # Rows that stay keep their relative order; the changed ones are merged in by bisect.
+    kept = list(compress(old.rows, map(not_, map(gone.__contains__, map(_uid, old.rows)))))
+    merged: list[Row] = []
+    start = 0
+    for row in incoming:
+        at = bisect_left(kept, _row_key(row), lo=start, key=_row_key)
+        merged.extend(kept[start:at])
+        merged.append(row)
+        start = at
+    merged.extend(kept[start:])
+    return Board(delta.period, _numbered(merged))
+
+
+def _numbered(rows: list[Row]) -> tuple[Row, ...]:
+    # Reuse the rows whose rank is unchanged: most of them, on a quiet sync.
+    return tuple(
+        [
+            row if row.rank == rank else Row(rank, row.uid, row.name, row.amount)
+            for rank, row in enumerate(rows, 1)
+        ]
+    )
