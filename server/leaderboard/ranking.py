@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import compress
-from operator import attrgetter
+from operator import attrgetter, or_
 
 from server.leaderboard.board import Board, Period, Player, Row
 
@@ -19,38 +19,37 @@ _positive = (0.0).__lt__
 
 def rank(players: Iterable[Player], period: Period) -> Board:
     """The board of one period: players with an amount above zero, ordered by `sort_key`."""
-    return _Snapshot(players).board(period)
+    return _rank(players, (period,))[period]
 
 
 def rank_all(players: Sequence[Player]) -> dict[Period, Board]:
     """The boards of every period from one snapshot."""
-    snapshot = _Snapshot(players)
-    return {period: snapshot.board(period) for period in Period}
+    return _rank(players, tuple(Period))
 
 
-class _Snapshot:
-    """Columns of one snapshot plus its uid order, shared by the boards of all periods.
+def _rank(players: Iterable[Player], periods: tuple[Period, ...]) -> dict[Period, Board]:
+    # At 100k players this is memory-bound: the objects sit in upstream order and every
+    # pass in another order misses the cache. So: plain lists of positions, C-level passes
+    # (map, compress, list.sort with a bound-method key) and one Row-building loop.
+    # Most referrals never wagered, so only players positive in some period get sorted,
+    # by uid, once for all periods. Sorting those positions by amount, descending, then
+    # gives exactly `sort_key` order, because list.sort is stable (also with reverse=True).
+    players = players if isinstance(players, list) else list(players)
+    amounts = {p: list(map(attrgetter(p.value), players)) for p in periods}
+    positive = {p: list(map(_positive, amounts[p])) for p in periods}
+    masks = iter(positive.values())
+    anywhere = next(masks)
+    for mask in masks:
+        anywhere = list(map(or_, anywhere, mask))
+    uids = list(map(_uid, players))
+    names = list(map(_name, players))
+    by_uid = sorted(compress(range(len(players)), anywhere), key=uids.__getitem__)
 
-    Ranking is memory-bound at 100k players: the objects sit in upstream order, so every
-    pass in another order misses the cache. Hence plain lists of positions, C-level passes
-    (map, compress, list.sort with a bound-method key) and a single Row-building loop.
-    Sorting positions that are already in uid order by amount, descending, gives exactly
-    `sort_key` order: list.sort is stable, also with reverse=True.
-    """
-
-    __slots__ = ("players", "uids", "names", "by_uid")
-
-    def __init__(self, players: Iterable[Player]) -> None:
-        self.players = players if isinstance(players, list) else list(players)
-        self.uids = list(map(_uid, self.players))
-        self.names = list(map(_name, self.players))
-        self.by_uid = sorted(range(len(self.uids)), key=self.uids.__getitem__)
-
-    def board(self, period: Period) -> Board:
-        amounts = list(map(attrgetter(period.value), self.players))
-        positive = list(map(_positive, amounts))
-        order = list(compress(self.by_uid, map(positive.__getitem__, self.by_uid)))
-        order.sort(key=amounts.__getitem__, reverse=True)
-        uids, names = self.uids, self.names
-        rows = tuple([Row(r, uids[i], names[i], amounts[i]) for r, i in enumerate(order, 1)])
-        return Board(period, rows)
+    boards: dict[Period, Board] = {}
+    for period in periods:
+        amount = amounts[period]
+        order = list(compress(by_uid, map(positive[period].__getitem__, by_uid)))
+        order.sort(key=amount.__getitem__, reverse=True)
+        rows = tuple([Row(r, uids[i], names[i], amount[i]) for r, i in enumerate(order, 1)])
+        boards[period] = Board(period, rows)
+    return boards

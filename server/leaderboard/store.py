@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,8 +90,11 @@ class BoardStore:
             }
         ).where(SyncRun.id == run_id).run()
 
-    async def commit_sync(self, write: SyncWrite) -> None:
+    async def commit_sync(self, write: SyncWrite, also: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Write a sync in one transaction; `also` adds other features' rows to it."""
         async with self.engine.transaction():
+            if also is not None:
+                await also()
             for batch in _batches(write.upserts, BATCH):
                 rows = [
                     PlayerRow(

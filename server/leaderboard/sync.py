@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from server.db.engine import DB_ERRORS
 from server.errors import GoatedError, UpstreamAuthError, UpstreamError, UpstreamPayloadError
@@ -60,6 +61,16 @@ class SyncResult:
 Publish = Callable[[BoardsSynced], Awaitable[None]]
 
 
+class SyncListener(Protocol):
+    """A feature that follows syncs (races, the Telegram outbox)."""
+
+    async def in_transaction(self, event: BoardsSynced, players: Mapping[str, Player]) -> None:
+        """Write what belongs with this sync; runs inside the sync's database transaction."""
+
+    async def after_publish(self, event: BoardsSynced, players: Mapping[str, Player]) -> None:
+        """React once the sync is stored and published (only on the syncing process)."""
+
+
 class SyncService:
     """Owns the previous snapshot and turns each new one into a published event."""
 
@@ -83,6 +94,12 @@ class SyncService:
         self._suspect_size: int | None = None
         self.upstream = UpstreamHealth()
         self.last_result: SyncResult | None = None
+        self.listeners: list[SyncListener] = []
+
+    @property
+    def players(self) -> Mapping[str, Player]:
+        """The last good snapshot, by uid."""
+        return self._players
 
     async def load(self) -> None:
         """Resume from the database so the first sync diffs against the last board."""
@@ -153,25 +170,6 @@ class SyncService:
         at = self._clock()
         seq = self._seq + 1
         changes = sum(len(d.changes) + len(d.left) for d in deltas.values())
-        mark = time.perf_counter()
-        await self._store.commit_sync(
-            SyncWrite(
-                run_id=run_id,
-                at=at,
-                seq=seq,
-                upserts=upserts,
-                new_uids=new_uids,
-                gone=gone,
-                history=history,
-                players=len(current),
-                changes=changes,
-                timings=timings,
-            )
-        )
-        timings["persist"] = time.perf_counter() - mark
-        self._players, self._boards, self._seq = current, boards, seq
-
-        mark = time.perf_counter()
         event = BoardsSynced(
             seq=seq,
             sync_id=run_id,
@@ -193,7 +191,34 @@ class SyncService:
                 for p, d in deltas.items()
             ],
         )
+
+        async def with_listeners() -> None:
+            for listener in self.listeners:
+                await listener.in_transaction(event, current)
+
+        mark = time.perf_counter()
+        await self._store.commit_sync(
+            SyncWrite(
+                run_id=run_id,
+                at=at,
+                seq=seq,
+                upserts=upserts,
+                new_uids=new_uids,
+                gone=gone,
+                history=history,
+                players=len(current),
+                changes=changes,
+                timings=timings,
+            ),
+            also=with_listeners,
+        )
+        timings["persist"] = time.perf_counter() - mark
+        self._players, self._boards, self._seq = current, boards, seq
+
+        mark = time.perf_counter()
         await self._publish(event)
+        for listener in self.listeners:
+            await listener.after_publish(event, current)
         timings["publish"] = time.perf_counter() - mark
         timings["total"] = (self._clock() - started).total_seconds()
         log.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 from litestar.channels import ChannelsPlugin
@@ -35,6 +36,8 @@ class Relay:
         self._live = live
         self._hub = hub
         self._resync = resync
+        # Other features (races, the Telegram mirror) add handlers for their event types.
+        self._handlers: dict[type, list[Callable[[Any], object]]] = {}
         self.received = 0
         self.publish_errors = 0
         self.last_publish_error: str | None = None
@@ -43,15 +46,21 @@ class Relay:
         self.deliver(event)
         await self._channels.wait_published(encoder.encode(event), EVENTS_CHANNEL)
 
+    def on(self, event_type: type, handler: Callable[[Any], object]) -> None:
+        """Call `handler(event)` for every new event of `event_type`, local or remote."""
+        self._handlers.setdefault(event_type, []).append(handler)
+
     def deliver(self, event: Event) -> str:
-        match event:
-            case BoardsSynced():
-                outcome = self._live.apply_event(event)
-                if outcome == Outcome.APPLIED:
-                    for period in Period:
-                        self._hub.broadcast(f"leaderboard:{period.value}", self._live.latest_text(period))
+        outcome = Outcome.APPLIED
+        if isinstance(event, BoardsSynced):
+            outcome = self._live.apply_event(event)
+            if outcome != Outcome.APPLIED:
                 return outcome
-        return Outcome.STALE
+            for period in Period:
+                self._hub.broadcast(f"leaderboard:{period.value}", self._live.latest_text(period))
+        for handler in self._handlers.get(type(event), ()):
+            handler(event)
+        return outcome
 
     async def run(self) -> None:
         """Consume the shared events channel until cancelled."""
