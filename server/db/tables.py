@@ -56,4 +56,12 @@ class HistoryPoint(Table, tablename="history"):
     at = Timestamptz()
 
 
-TABLES: tuple[type[Table], ...] = (PlayerRow, SyncRun, HistoryPoint)
+class AppState(Table, tablename="app_state"):
+    """Small named values changed at runtime (e.g. the upstream token set by an admin)."""
+
+    key = Varchar(length=64, primary_key=True)
+    value = Text()
+    updated_at = Timestamptz()
+
+
+TABLES: tuple[type[Table], ...] = (PlayerRow, SyncRun, HistoryPoint, AppState)
