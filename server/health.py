@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
+
+if TYPE_CHECKING:
+    from server.services import Services
 
 Status = Literal["ok", "degraded", "down"]
 
@@ -27,11 +30,13 @@ class HealthReport(msgspec.Struct, kw_only=True):
 
 
 def overall(parts: dict[str, Part]) -> Status:
+    """`down` only when there is nothing to serve; a part down with a board in memory is
+    `degraded`: viewers still get the last good board."""
     statuses = {p.status for p in parts.values()}
-    if "down" in statuses and parts.get("database", Part(status="ok")).status == "down" and parts.get("sync", Part(status="ok")).status == "down":
-        return "down"
     if statuses == {"ok"}:
         return "ok"
+    if parts["sync"].info.get("seq", 0) == 0 and "down" in statuses:
+        return "down"
     return "degraded"
 
 
@@ -42,7 +47,7 @@ async def health(state: State) -> Response[HealthReport]:
     parts = {
         "database": await _database(services),
         "channels": services.channels_health(),
-        "upstream": _upstream(services),
+        "upstream": _upstream(services, now),
         "sync": _sync(services, now),
         "websockets": Part(
             status="ok",
@@ -53,8 +58,16 @@ async def health(state: State) -> Response[HealthReport]:
     return Response(report, status_code=200 if report.status != "down" else 503)
 
 
-async def _database(services) -> Part:  # noqa: ANN001 - Services, kept import-free
+async def _database(services: Services) -> Part:
     kind = "postgresql" if services.settings.is_postgres else "sqlite"
+    pending = services.sync.pending
+    if pending:
+        return Part(
+            status="down",
+            detail=f"{kind} unreachable since {services.sync.database.last_error_at:%H:%M:%S} UTC "
+            f"({services.sync.database.last_error}); syncs go on and their writes are held in memory",
+            info={"kind": kind, "held": pending.summary()},
+        )
     try:
         async with asyncio.timeout(2):
             await services.store.ping()
@@ -65,28 +78,39 @@ async def _database(services) -> Part:  # noqa: ANN001 - Services, kept import-f
     return Part(status="ok", info={"kind": kind})
 
 
-def _upstream(services) -> Part:  # noqa: ANN001
+def _upstream(services: Services, now: datetime) -> Part:
     up = services.sync.upstream
-    info = {
-        "url": services.client.url if not services.settings.demo else "built-in simulator",
+    resilient = services.upstream
+    info: dict[str, object] = {
+        "url": "built-in simulator" if services.settings.demo else services.client.url,
         "last_success_at": up.last_success_at,
         "last_error": up.last_error,
         "last_error_at": up.last_error_at,
         "consecutive_failures": up.consecutive_failures,
         "last_latency_s": up.last_latency,
+        "circuit_breaker": resilient.breaker_state(),
+        "rate_limited_for_s": round(resilient.rate_limited_for(), 1),
     }
-    if up.consecutive_failures == 0:
-        return Part(status="ok", info=info)
+    if not services.settings.demo:
+        info["token"] = services.token.status(now)
+    warning = None if services.settings.demo else services.token.warning(now)
     if up.last_error_kind == "auth":
         return Part(
             status="down",
-            detail="the upstream refused the token (401/403): it expired or was revoked; paste a new GOATED_TOKEN",
+            detail="the upstream refused the token (401/403): it expired or was revoked. "
+            "Set a new one: PUT /api/admin/upstream-token, or GOATED_TOKEN and restart",
             info=info,
         )
-    return Part(status="degraded", detail=f"last {up.consecutive_failures} sync(s) failed: {up.last_error}", info=info)
+    if resilient.breaker.current_state == "open":
+        return Part(status="down", detail=f"circuit open: the upstream failed {resilient.breaker.fail_counter} times in a row ({up.last_error})", info=info)
+    if up.consecutive_failures:
+        return Part(status="degraded", detail=f"last {up.consecutive_failures} sync(s) failed: {up.last_error}", info=info)
+    if warning:
+        return Part(status="degraded", detail=warning, info=info)
+    return Part(status="ok", info=info)
 
 
-def _sync(services, now: datetime) -> Part:  # noqa: ANN001
+def _sync(services: Services, now: datetime) -> Part:
     live = services.live
     interval = services.settings.interval
     info: dict[str, object] = {"seq": live.seq, "sync_id": live.sync_id, "synced_at": live.synced_at, "interval_s": interval}

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import httpx
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
 from server.db.engine import DB_ERRORS, close_pool, make_engine, migrate, open_pool
@@ -22,12 +21,15 @@ from server.leaderboard.routes import PageCache
 from server.leaderboard.store import BoardStore
 from server.leaderboard.sync import SyncService, run_schedule
 from server.realtime.hub import CLOSE_GOING_AWAY, Hub
+from server.realtime.redis_backend import ResilientRedisPubSubBackend
 from server.realtime.relay import Relay, cancel_and_wait
 from server.realtime.socket import SocketDeps, SocketLimits
 from server.realtime.sources import ChannelRouter, LeaderboardSource, is_period
 from server.settings import Settings
 from server.upstream.client import GoatedClient
 from server.upstream.demo import start_demo_upstream
+from server.upstream.resilience import ResilientUpstream, RetryPolicy, make_breaker
+from server.upstream.token import TokenKeeper
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class Services:
     mode: str
     store: BoardStore
     client: GoatedClient
+    upstream: ResilientUpstream
+    token: TokenKeeper
     live: LiveBoards
     hub: Hub
     relay: Relay
@@ -55,10 +59,22 @@ class Services:
 
     def channels_health(self) -> Part:
         relay_task = self.tasks.get("relay")
-        backend = "redis" if self.redis is not None else "memory"
-        info = {"backend": backend, "received": self.relay.received}
+        backend = self.channels._backend  # noqa: SLF001 - the plugin does not expose it
+        info: dict[str, object] = {
+            "backend": "redis" if self.redis is not None else "memory",
+            "received": self.relay.received,
+            "publish_errors": self.relay.publish_errors,
+        }
         if relay_task is None or relay_task.done():
             return Part(status="degraded", detail="event relay is not running: other processes' events do not reach this one", info=info)
+        if isinstance(backend, ResilientRedisPubSubBackend):
+            info["reconnects"] = backend.reconnects
+            if not backend.connected:
+                return Part(
+                    status="degraded",
+                    detail=f"redis unreachable ({backend.last_error or 'connecting'}): serving this process's viewers only, reconnecting",
+                    info=info,
+                )
         return Part(status="ok", info=info)
 
 
@@ -83,19 +99,22 @@ async def running_services(
                 headers={"User-Agent": "goated-live/0.1"},
             )
         )
+        token = TokenKeeper(settings.goated_token, source="env")
         if settings.demo:
             base_url = await stack.enter_async_context(start_demo_upstream(settings))
             client = GoatedClient(http, base_url, settings.affiliate_code, token=None)
             mode = "demo"
         else:
-            client = GoatedClient(http, settings.goated_api_url, settings.affiliate_code, settings.goated_token)
+            await token.load()
+            client = GoatedClient(http, settings.goated_api_url, settings.affiliate_code, token.token)
             mode = "live"
+        upstream = ResilientUpstream(client, RetryPolicy.for_interval(settings.interval), make_breaker())
 
         redis: Redis | None = None
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-            backend = RedisChannelsPubSubBackend(redis=redis, key_prefix="GOATED_LIVE")
+            backend = ResilientRedisPubSubBackend(redis, key_prefix="GOATED_LIVE")
         else:
             backend = MemoryChannelsBackend()
         channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True, create_ws_route_handlers=False)
@@ -109,7 +128,7 @@ async def running_services(
             await sync_holder[0].load()
 
         relay = Relay(channels, live, hub, resync)
-        sync = SyncService(client, store, live, relay.publish, clock)
+        sync = SyncService(upstream, store, live, relay.publish, clock)
         sync_holder.append(sync)
         await sync.load()
 
@@ -126,6 +145,8 @@ async def running_services(
             mode=mode,
             store=store,
             client=client,
+            upstream=upstream,
+            token=token,
             live=live,
             hub=hub,
             relay=relay,

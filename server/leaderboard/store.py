@@ -34,7 +34,9 @@ class HistoryEntry:
 class SyncWrite:
     """Everything one successful sync writes, in one transaction."""
 
-    run_id: int
+    run_id: int | None  # None: the database was down when the sync started
+    started_at: datetime
+    trigger: str
     at: datetime
     seq: int
     upserts: Sequence[Player]  # new or changed players
@@ -76,11 +78,14 @@ class BoardStore:
             return None
         return LastSync(row["id"], row["seq"], row["finished_at"])
 
-    async def start_run(self, trigger: str, at: datetime) -> int:
-        result = await SyncRun.insert(SyncRun(started_at=at, trigger=trigger, status="running")).returning(SyncRun.id).run()
-        return result[0]["id"]
-
-    async def fail_run(self, run_id: int, at: datetime, status: str, error: str, timings: dict[str, float]) -> None:
+    async def fail_run(
+        self, run_id: int | None, started_at: datetime, trigger: str, at: datetime, status: str, error: str, timings: dict[str, float]
+    ) -> None:
+        if run_id is None:
+            await SyncRun.insert(
+                SyncRun(started_at=started_at, trigger=trigger, finished_at=at, status=status, error=error[:2000], timings=json.dumps(timings))
+            ).run()
+            return
         await SyncRun.update(
             {
                 SyncRun.finished_at: at,
@@ -90,12 +95,40 @@ class BoardStore:
             }
         ).where(SyncRun.id == run_id).run()
 
+    async def start_run(self, trigger: str, at: datetime) -> int:
+        result = await SyncRun.insert(SyncRun(started_at=at, trigger=trigger, status="running")).returning(SyncRun.id).run()
+        return result[0]["id"]
+
     async def commit_sync(self, write: SyncWrite, also: Callable[[], Awaitable[None]] | None = None) -> None:
         """Write a sync in one transaction; `also` adds other features' rows to it."""
+        await self.commit_many(
+            [write],
+            write.upserts,
+            write.gone,
+            [(write, h) for h in write.history],
+            also,
+        )
+
+    async def commit_many(
+        self,
+        runs: Sequence[SyncWrite],
+        upserts: Iterable[Player],
+        gone: Iterable[str],
+        history: Iterable[tuple[SyncWrite, HistoryEntry]],
+        also: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[int, int]:
+        """Write one or more syncs (several after a database outage) in one transaction.
+
+        Returns the database id of each run, keyed by `id(write)`.
+        """
         async with self.engine.transaction():
             if also is not None:
                 await also()
-            for batch in _batches(write.upserts, BATCH):
+            ids: dict[int, int] = {}
+            for write in runs:
+                ids[id(write)] = await self._record_run(write)
+            last_at = runs[-1].at
+            for batch in _batches(upserts, BATCH):
                 rows = [
                     PlayerRow(
                         uid=p.uid,
@@ -104,8 +137,8 @@ class BoardStore:
                         weekly=p.weekly,
                         monthly=p.monthly,
                         all_time=p.all_time,
-                        first_seen=write.at,
-                        last_seen=write.at,
+                        first_seen=last_at,
+                        last_seen=last_at,
                         gone_at=None,
                     )
                     for p in batch
@@ -123,34 +156,51 @@ class BoardStore:
                         PlayerRow.gone_at,
                     ],
                 ).run()
-            for batch in _batches(write.gone, BATCH):
+            for batch in _batches(gone, BATCH):
                 await PlayerRow.update(
-                    {PlayerRow.gone_at: write.at, PlayerRow.last_seen: write.at}
+                    {PlayerRow.gone_at: last_at, PlayerRow.last_seen: last_at}
                 ).where(PlayerRow.uid.is_in(list(batch))).run()
-            for batch in _batches(write.history, BATCH):
+            for batch in _batches(history, BATCH):
                 await HistoryPoint.insert(
                     *(
                         HistoryPoint(
-                            sync_id=write.run_id,
+                            sync_id=ids[id(write)],
                             period=h.period.value,
                             uid=h.uid,
                             rank=h.rank,
                             amount=h.amount,
                             at=write.at,
                         )
-                        for h in batch
+                        for write, h in batch
                     )
                 ).run()
-            await SyncRun.update(
-                {
-                    SyncRun.finished_at: write.at,
-                    SyncRun.status: "ok",
-                    SyncRun.seq: write.seq,
-                    SyncRun.players: write.players,
-                    SyncRun.changes: write.changes,
-                    SyncRun.timings: json.dumps(write.timings),
-                }
-            ).where(SyncRun.id == write.run_id).run()
+            return ids
+
+    async def _record_run(self, write: SyncWrite) -> int:
+        values = {
+            SyncRun.finished_at: write.at,
+            SyncRun.status: "ok",
+            SyncRun.seq: write.seq,
+            SyncRun.players: write.players,
+            SyncRun.changes: write.changes,
+            SyncRun.timings: json.dumps(write.timings),
+        }
+        if write.run_id is not None:
+            await SyncRun.update(values).where(SyncRun.id == write.run_id).run()
+            return write.run_id
+        # Started while the database was down: the run gets its row now.
+        row = SyncRun(
+            started_at=write.started_at,
+            trigger=write.trigger,
+            finished_at=write.at,
+            status="ok",
+            seq=write.seq,
+            players=write.players,
+            changes=write.changes,
+            timings=json.dumps(write.timings),
+        )
+        result = await SyncRun.insert(row).returning(SyncRun.id).run()
+        return result[0]["id"]
 
     async def player(self, uid: str) -> dict | None:
         return await PlayerRow.select().where(PlayerRow.uid == uid).first().run()

@@ -16,14 +16,19 @@ from server.leaderboard.board import Board, Period, Player
 from server.leaderboard.changes import changed_players, history_entries
 from server.leaderboard.diff import diff
 from server.leaderboard.live import LiveBoards
+from server.leaderboard.pending import PendingWrites
 from server.leaderboard.ranking import rank_all
 from server.leaderboard.store import BoardStore, SyncWrite
 from server.realtime.messages import BoardsSynced, DeltaMsg
-from server.upstream.client import GoatedClient
+from server.upstream.client import Fetched
 
 log = logging.getLogger(__name__)
 
 SHRINK_LIMIT = 0.5  # a list that lost more than half its players is suspect
+
+
+class Upstream(Protocol):
+    async def fetch(self) -> Fetched: ...
 
 
 @dataclass(slots=True)
@@ -40,6 +45,7 @@ class UpstreamHealth:
     def succeeded(self, at: datetime, latency: float) -> None:
         self.last_success_at, self.last_latency = at, latency
         self.consecutive_failures = 0
+        self.last_error_kind = None
 
     def failed(self, at: datetime, error: GoatedError) -> None:
         self.last_error, self.last_error_at = str(error), at
@@ -48,14 +54,29 @@ class UpstreamHealth:
 
 
 @dataclass(slots=True)
+class DatabaseHealth:
+    """Whether the last sync could write, and what waits for the database to return."""
+
+    ok: bool = True
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+    def failed(self, at: datetime, exc: BaseException) -> None:
+        if self.ok:
+            log.error("database unavailable, holding sync writes in memory: %s: %s", type(exc).__name__, exc)
+        self.ok, self.last_error, self.last_error_at = False, f"{type(exc).__name__}: {exc}", at
+
+
+@dataclass(slots=True)
 class SyncResult:
-    run_id: int
+    run_id: int | None
     status: str  # ok | failed | refused
     players: int = 0
     changes: int = 0
     seq: int | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    stored: bool = True  # False: held in memory until the database returns
 
 
 Publish = Callable[[BoardsSynced], Awaitable[None]]
@@ -76,13 +97,13 @@ class SyncService:
 
     def __init__(
         self,
-        client: GoatedClient,
+        upstream: Upstream,
         store: BoardStore,
         live: LiveBoards,
         publish: Publish,
         clock: Callable[[], datetime],
     ) -> None:
-        self._client = client
+        self._upstream = upstream
         self._store = store
         self._live = live
         self._publish = publish
@@ -92,7 +113,9 @@ class SyncService:
         self._seq = 0
         self._inflight: asyncio.Future[SyncResult] | None = None
         self._suspect_size: int | None = None
+        self.pending = PendingWrites()
         self.upstream = UpstreamHealth()
+        self.database = DatabaseHealth()
         self.last_result: SyncResult | None = None
         self.listeners: list[SyncListener] = []
 
@@ -136,24 +159,14 @@ class SyncService:
     async def _run(self, trigger: str) -> SyncResult:
         timings: dict[str, float] = {}
         started = self._clock()
-        run_id = await self._store.start_run(trigger, started)
-        mark = time.perf_counter()
+        run_id = await self._start_run(trigger, started)
         try:
-            fetched = await self._client.fetch()
+            fetched = await self._upstream.fetch()
             timings["fetch"] = fetched.elapsed
             timings["decode"] = fetched.decode_seconds
             self._check_plausible(fetched.players)
         except UpstreamError as exc:
-            at = self._clock()
-            self.upstream.failed(at, exc)
-            status = "refused" if isinstance(exc, UpstreamPayloadError) else "failed"
-            if isinstance(exc, UpstreamAuthError):
-                log.error("sync %d: %s", run_id, exc)
-            else:
-                log.warning("sync %d %s: %s", run_id, status, exc)
-            await self._store.fail_run(run_id, at, status, str(exc), timings)
-            self.last_result = SyncResult(run_id, status, error=str(exc), timings=timings)
-            return self.last_result
+            return await self._failed(run_id, started, trigger, exc, timings)
         self.upstream.succeeded(self._clock(), fetched.elapsed)
 
         mark = time.perf_counter()
@@ -191,28 +204,25 @@ class SyncService:
                 for p, d in deltas.items()
             ],
         )
-
-        async def with_listeners() -> None:
-            for listener in self.listeners:
-                await listener.in_transaction(event, current)
+        write = SyncWrite(
+            run_id=run_id,
+            started_at=started,
+            trigger=trigger,
+            at=at,
+            seq=seq,
+            upserts=upserts,
+            new_uids=new_uids,
+            gone=gone,
+            history=history,
+            players=len(current),
+            changes=changes,
+            timings=timings,
+        )
 
         mark = time.perf_counter()
-        await self._store.commit_sync(
-            SyncWrite(
-                run_id=run_id,
-                at=at,
-                seq=seq,
-                upserts=upserts,
-                new_uids=new_uids,
-                gone=gone,
-                history=history,
-                players=len(current),
-                changes=changes,
-                timings=timings,
-            ),
-            also=with_listeners,
-        )
+        stored = await self._persist(write, event, current)
         timings["persist"] = time.perf_counter() - mark
+        # From here on this snapshot is the one in force, stored or held.
         self._players, self._boards, self._seq = current, boards, seq
 
         mark = time.perf_counter()
@@ -222,17 +232,85 @@ class SyncService:
         timings["publish"] = time.perf_counter() - mark
         timings["total"] = (self._clock() - started).total_seconds()
         log.info(
-            "sync %d ok: %d players, %d changes, version %d, %.0f ms",
-            run_id, len(current), changes, seq, timings["total"] * 1000,
+            "sync %s ok: %d players, %d changes, version %d, %.0f ms%s",
+            run_id if run_id is not None else "-", len(current), changes, seq, timings["total"] * 1000,
+            "" if stored else " (held: database unavailable)",
         )
-        self.last_result = SyncResult(run_id, "ok", len(current), changes, seq, None, timings)
+        self.last_result = SyncResult(run_id, "ok", len(current), changes, seq, None, timings, stored)
         return self.last_result
+
+    async def _start_run(self, trigger: str, at: datetime) -> int | None:
+        try:
+            return await self._store.start_run(trigger, at)
+        except DB_ERRORS as exc:
+            self.database.failed(self._clock(), exc)
+            return None
+
+    async def _failed(
+        self, run_id: int | None, started: datetime, trigger: str, exc: UpstreamError, timings: dict[str, float]
+    ) -> SyncResult:
+        at = self._clock()
+        self.upstream.failed(at, exc)
+        status = "refused" if isinstance(exc, UpstreamPayloadError) else "failed"
+        if isinstance(exc, UpstreamAuthError):
+            log.error("sync %s: %s", run_id, exc)
+        else:
+            log.warning("sync %s %s: %s", run_id, status, exc)
+        try:
+            await self._store.fail_run(run_id, started, trigger, at, status, str(exc), timings)
+        except DB_ERRORS as db_exc:
+            self.database.failed(at, db_exc)
+        self.last_result = SyncResult(run_id, status, error=str(exc), timings=timings)
+        return self.last_result
+
+    async def _persist(self, write: SyncWrite, event: BoardsSynced, current: Mapping[str, Player]) -> bool:
+        """Write this sync (and any held during an outage); hold it if the database is down."""
+
+        async def with_listeners() -> None:
+            for listener in self.listeners:
+                await listener.in_transaction(event, current)
+
+        try:
+            if self.pending:
+                self.pending.add(write)
+                await self._flush_pending(with_listeners)
+            else:
+                await self._store.commit_sync(write, also=with_listeners)
+        except DB_ERRORS as exc:
+            if not self.pending.runs or self.pending.runs[-1] is not write:
+                self.pending.add(write)
+            self.database.failed(self._clock(), exc)
+            return False
+        if not self.database.ok:
+            log.info("database is back")
+        self.database.ok = True
+        return True
+
+    async def _flush_pending(self, also: Callable[[], Awaitable[None]] | None = None) -> None:
+        pending = self.pending
+        await self._store.commit_many(
+            list(pending.runs), list(pending.players.values()), sorted(pending.gone), list(pending.history), also
+        )
+        log.info("wrote %s held during the database outage", pending.summary())
+        self.pending = PendingWrites()
+
+    async def flush_if_pending(self) -> bool:
+        """Retry held writes between syncs (called by the schedule); True when flushed."""
+        if not self.pending or self._inflight is not None:
+            return False
+        try:
+            await self._flush_pending()
+        except DB_ERRORS as exc:
+            self.database.failed(self._clock(), exc)
+            return False
+        self.database.ok = True
+        return True
 
     def _check_plausible(self, players: list[Player]) -> None:
         """Refuse an empty list, and a list that lost over half its players unless the
         same size comes back on the next sync (then the shrink is real)."""
         if not players:
-            raise UpstreamPayloadError("upstream sent an empty player list")
+            raise UpstreamPayloadError("upstream sent an empty player list; keeping the last board")
         before = len(self._players)
         if before and len(players) < before * SHRINK_LIMIT:
             if self._suspect_size is not None and abs(len(players) - self._suspect_size) <= max(1, before // 100):
@@ -253,16 +331,21 @@ async def run_schedule(
     first_now: bool = False,
     wall: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    flush_every: float = 5.0,
 ) -> None:
     """Sync at every multiple of `interval` since the epoch (:00/:15/:30/:45 for 900 s).
 
-    With `first_now`, sync once straight away (nothing to show yet).
+    With `first_now`, sync once straight away (nothing to show yet). Between syncs, writes
+    held during a database outage are retried every `flush_every` seconds.
     """
     if first_now:
         await _scheduled(service)
     while True:
-        now = wall()
-        await sleep(next_boundary(now, interval) - now)
+        target = next_boundary(wall(), interval)
+        while (left := target - wall()) > 0:
+            await sleep(min(left, flush_every) if service.pending else left)
+            if service.pending:
+                await service.flush_if_pending()
         await _scheduled(service)
 
 

@@ -53,7 +53,7 @@ class DeltaMsg(msgspec.Struct, tag_field="type", tag="delta", kw_only=True):
     channel: str
     seq: int
     period: Period
-    sync_id: int
+    sync_id: int | None
     synced_at: datetime
     total: int
     reset: bool = False
@@ -84,7 +84,7 @@ class BoardsSynced(msgspec.Struct, tag_field="event", tag="boards_synced", kw_on
     """One successful sync: the new board version and a delta per period."""
 
     seq: int
-    sync_id: int
+    sync_id: int | None
     synced_at: datetime
     deltas: list[DeltaMsg]
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from redis.exceptions import RedisError
 from litestar.channels import ChannelsPlugin
 
 from server.leaderboard.board import Period
@@ -43,8 +44,18 @@ class Relay:
         self.last_publish_error: str | None = None
 
     async def publish(self, event: Event) -> None:
+        """Deliver to this process's viewers, then to the other processes.
+
+        If the backend (Redis) is down, this process's viewers still get the event; the
+        others resynchronise from the database when they see the version gap.
+        """
         self.deliver(event)
-        await self._channels.wait_published(encoder.encode(event), EVENTS_CHANNEL)
+        try:
+            await self._channels.wait_published(encoder.encode(event), EVENTS_CHANNEL)
+        except (RedisError, OSError) as exc:
+            self.publish_errors += 1
+            self.last_publish_error = f"{type(exc).__name__}: {exc}"
+            log.error("could not publish to other processes: %s", self.last_publish_error)
 
     def on(self, event_type: type, handler: Callable[[Any], object]) -> None:
         """Call `handler(event)` for every new event of `event_type`, local or remote."""
