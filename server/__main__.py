@@ -30,8 +30,6 @@ def _logging(level: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from server.app import create_app
 
     overrides: dict[str, object] = {}
@@ -43,20 +41,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _logging(settings.log_level)
     if settings.demo:
         log.info("no GOATED_TOKEN: demo mode with the built-in simulated upstream (%d players)", settings.sim_players)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws_per_message_deflate=False,  # ~5x CPU per socket for small JSON frames
-        ws_max_size=max(settings.ws_max_frame * 4, 65536),
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        timeout_graceful_shutdown=3,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
-    print(f"Goated Live: http://{'localhost' if settings.host in ('127.0.0.1', '0.0.0.0') else settings.host}:{settings.port}", flush=True)
-    uvicorn.Server(config).run()
+    from server.serve import GoatedServer, uvicorn_config
+
+    app = create_app(settings)
+    shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
+    print(f"Goated Live: http://{shown}:{settings.port}", flush=True)
+    GoatedServer(uvicorn_config(app, settings), app).run()
     return 0
 
 
