@@ -43,7 +43,7 @@ class Player(msgspec.Struct, frozen=True):
         return getattr(self, period.value)
 
 
-class Row(msgspec.Struct, frozen=True, array_like=False):
+class Row(msgspec.Struct, frozen=True, gc=False):
     """One ranked line of a board. Ranks start at 1."""
 
     rank: int

@@ -47,27 +47,29 @@ def diff(old: Board, new: Board, *, overtake_top: int = 100, overtake_cap: int =
     if old.period != new.period:
         raise ValueError(f"cannot diff a {old.period} board against a {new.period} board")
     old_by_uid = dict(zip(map(_uid, old.rows), old.rows))
-    previous = old_by_uid.get
     changes: list[Change] = []
     shifted = entered = decreased = 0
-    for row in new.rows:
-        prev = previous(row.uid)
+    # The loop is memory-bound (every row points at strings scattered in upstream order),
+    # so it touches as little as it can: rows whose uid, name and amount are unchanged
+    # (the bulk) cost one lookup and two comparisons.
+    for row, prev in zip(new.rows, map(old_by_uid.get, map(_uid, new.rows))):
         if prev is None:
             entered += 1
             changes.append(Change(_ENTERED, row.uid, row.name, row.rank, row.amount))
-        elif prev != row:  # cheap C-level test that lets the unchanged bulk through
-            if prev.amount != row.amount:
-                if row.amount < prev.amount:
-                    decreased += 1
-                kind = _WAGERED if prev.rank == row.rank else _MOVED
-            elif prev.name != row.name:
-                kind = _RENAMED
-            else:  # same uid, name and amount: only the rank differs
-                shifted += 1
+            continue
+        if prev.amount == row.amount:
+            if prev.name == row.name:
+                if prev.rank != row.rank:
+                    shifted += 1
                 continue
-            changes.append(
-                Change(kind, row.uid, row.name, row.rank, row.amount, prev.rank, prev.amount)
-            )
+            kind = _RENAMED
+        else:
+            if row.amount < prev.amount:
+                decreased += 1
+            kind = _WAGERED if prev.rank == row.rank else _MOVED
+        changes.append(
+            Change(kind, row.uid, row.name, row.rank, row.amount, prev.rank, prev.amount)
+        )
 
     left_total = len(old.rows) - (len(new.rows) - entered)
     if _dropped_enough(len(old.rows), left_total + decreased):
@@ -81,7 +83,13 @@ def diff(old: Board, new: Board, *, overtake_top: int = 100, overtake_cap: int =
         overtake_top,
         overtake_cap,
     )
-    return Delta(new.period, False, tuple(changes), tuple(left), tuple(overtakes), shifted)
+    return Delta(
+        new.period,
+        changes=tuple(changes),
+        left=tuple(left),
+        overtakes=tuple(overtakes),
+        shifted=shifted,
+    )
 
 
 def _reset(new: Board) -> Delta:
@@ -122,7 +130,7 @@ def _overtakes(
                 still_ahead += 1
         wanted = min(cap, old_rank - 1 - still_ahead - bisect_left(left_ranks, old_rank))
         index = rank  # the row ranked just behind the mover
-        while wanted > 0:
+        while wanted > 0 and index < len(new_rows):  # the bound only guards malformed boards
             row = new_rows[index]
             prev = previous(row.uid)
             if prev is not None and prev.rank < old_rank:
@@ -138,13 +146,13 @@ def _row_key(row: Row) -> tuple[float, str]:
 
 def apply(old: Board, delta: Delta) -> Board:
     """The board `delta` turns `old` into; ranks are renumbered from the board order."""
-    incoming = sorted(
-        (Row(0, c.uid, c.name, c.amount) for c in delta.changes), key=_row_key
-    )
+    if old.period != delta.period:
+        raise ValueError(f"cannot apply a {delta.period} delta to a {old.period} board")
+    incoming = sorted((Row(0, c.uid, c.name, c.amount) for c in delta.changes), key=_row_key)
     if delta.reset:
         return Board(delta.period, _numbered(incoming))
     if not incoming and not delta.left:
-        return old if old.period == delta.period else Board(delta.period, old.rows)
+        return old
     gone = set(delta.left)
     gone.update(map(_uid, incoming))
     # Rows that stay keep their relative order; the changed ones are merged in by bisect.

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import compress
-from operator import attrgetter, or_
+from operator import attrgetter
 
 from server.leaderboard.board import Board, Period, Player, Row
 
 __all__ = ["rank", "rank_all"]
 
 _uid = attrgetter("uid")
-_name = attrgetter("name")
 # float.__lt__ accepts ints too and is False for NaN, so neither zero nor NaN ever ranks;
 # as a bound C method it keeps the filter loop out of the interpreter.
 _positive = (0.0).__lt__
@@ -19,37 +18,20 @@ _positive = (0.0).__lt__
 
 def rank(players: Iterable[Player], period: Period) -> Board:
     """The board of one period: players with an amount above zero, ordered by `sort_key`."""
-    return _rank(players, (period,))[period]
+    # At 100k players this is memory-bound: the objects sit in upstream order and each
+    # pass in another order misses the cache. So filter first, in upstream order (most
+    # referrals never wagered), then two C-level sorts: by uid, then by amount descending.
+    # list.sort is stable, also with reverse=True, so that is exactly `sort_key` order.
+    if not isinstance(players, Sequence):
+        players = list(players)  # it is walked twice below
+    amount = attrgetter(period.value)
+    ranked = list(compress(players, map(_positive, map(amount, players))))
+    ranked.sort(key=_uid)
+    ranked.sort(key=amount, reverse=True)
+    rows = tuple([Row(r, p.uid, p.name, amount(p)) for r, p in enumerate(ranked, 1)])
+    return Board(period, rows)
 
 
 def rank_all(players: Sequence[Player]) -> dict[Period, Board]:
     """The boards of every period from one snapshot."""
-    return _rank(players, tuple(Period))
-
-
-def _rank(players: Iterable[Player], periods: tuple[Period, ...]) -> dict[Period, Board]:
-    # At 100k players this is memory-bound: the objects sit in upstream order and every
-    # pass in another order misses the cache. So: plain lists of positions, C-level passes
-    # (map, compress, list.sort with a bound-method key) and one Row-building loop.
-    # Most referrals never wagered, so only players positive in some period get sorted,
-    # by uid, once for all periods. Sorting those positions by amount, descending, then
-    # gives exactly `sort_key` order, because list.sort is stable (also with reverse=True).
-    players = players if isinstance(players, list) else list(players)
-    amounts = {p: list(map(attrgetter(p.value), players)) for p in periods}
-    positive = {p: list(map(_positive, amounts[p])) for p in periods}
-    masks = iter(positive.values())
-    anywhere = next(masks)
-    for mask in masks:
-        anywhere = list(map(or_, anywhere, mask))
-    uids = list(map(_uid, players))
-    names = list(map(_name, players))
-    by_uid = sorted(compress(range(len(players)), anywhere), key=uids.__getitem__)
-
-    boards: dict[Period, Board] = {}
-    for period in periods:
-        amount = amounts[period]
-        order = list(compress(by_uid, map(positive[period].__getitem__, by_uid)))
-        order.sort(key=amount.__getitem__, reverse=True)
-        rows = tuple([Row(r, uids[i], names[i], amount[i]) for r, i in enumerate(order, 1)])
-        boards[period] = Board(period, rows)
-    return boards
+    return {period: rank(players, period) for period in Period}
