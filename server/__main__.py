@@ -85,10 +85,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from server.db.engine import make_engine, migrate
+    from server.db.engine import migrate, open_engine
 
     settings = _settings()
-    asyncio.run(migrate(make_engine(settings.database_url)))
+
+    async def run() -> None:
+        await migrate(await open_engine(settings.database_url))
+
+    asyncio.run(run())
     return 0
 
 

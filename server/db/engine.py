@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
+import asyncio
 import os
 import sqlite3
+import sys
+import types
 from pathlib import Path
 
 import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
+from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
@@ -17,7 +20,6 @@ from piccolo.engine.sqlite import SQLiteEngine
 from server.db.tables import TABLES
 from server.errors import ConfigError
 
-PICCOLO_CONF = "server.db.piccolo_conf"
 
 # What a dead or refusing database raises through Piccolo, on either engine.
 DB_ERRORS: tuple[type[BaseException], ...] = (
@@ -38,13 +40,29 @@ def make_engine(url: str) -> Engine:
     raise ConfigError("DATABASE_URL must start with sqlite:/// or postgresql://")
 
 
+RUNTIME_CONF = "goated_live_runtime_piccolo_conf"
+
+
+async def open_engine(url: str) -> Engine:
+    """Build the engine off the event loop: Piccolo's engines connect once at
+    construction (to check the server version), blocking whatever thread they run on."""
+    return await asyncio.to_thread(make_engine, url)
+
+
 def bind_engine(engine: Engine) -> None:
-    """Point every table, Piccolo's own migration table and its config at `engine`."""
+    """Point every table, Piccolo's own migration table and its config at `engine`.
+
+    Piccolo's migration machinery looks the engine up through the module named by
+    PICCOLO_CONF; the app registers one in memory rather than importing
+    server/db/piccolo_conf.py (which is for the `piccolo` CLI and reads DATABASE_URL).
+    """
     for table in (*TABLES, Migration):
         table._meta.db = engine
-    os.environ.setdefault("PICCOLO_CONF", PICCOLO_CONF)
-    conf = importlib.import_module(PICCOLO_CONF)
-    conf.DB = engine
+    conf = types.ModuleType(RUNTIME_CONF)
+    conf.DB = engine  # type: ignore[attr-defined]
+    conf.APP_REGISTRY = AppRegistry(apps=["server.db.piccolo_app"])  # type: ignore[attr-defined]
+    sys.modules[RUNTIME_CONF] = conf
+    os.environ["PICCOLO_CONF"] = RUNTIME_CONF
 
 
 async def migrate(engine: Engine) -> None:
@@ -60,6 +78,11 @@ async def open_pool(engine: Engine) -> None:
         await engine.start_connection_pool(min_size=1, max_size=8)
 
 
-async def close_pool(engine: Engine) -> None:
-    if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
+async def close_pool(engine: Engine, timeout: float = 5.0) -> None:
+    """Close the pool, giving up on connections an outage left hanging."""
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        try:
+            await asyncio.wait_for(engine.pool.close(), timeout)
+        except TimeoutError:
+            engine.pool.terminate()
+        engine.pool = None

@@ -84,13 +84,16 @@ class Hub:
         self._channels: dict[str, set[Connection]] = {}
         self.connections: set[Connection] = set()
         self.delivered = 0
-        self.dropped = 0
+        self.dropped = 0  # messages not queued because the viewer was cut off
+        self.slow_consumers_cut = 0
 
     def attach(self, conn: Connection) -> None:
         self.connections.add(conn)
 
     def detach(self, conn: Connection) -> None:
         self.connections.discard(conn)
+        if conn.closed and conn.close_code == CLOSE_SLOW_CONSUMER:
+            self.slow_consumers_cut += 1
         for channel in conn.channels:
             members = self._channels.get(channel)
             if members is not None:

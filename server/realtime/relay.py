@@ -73,6 +73,13 @@ class Relay:
             handler(event)
         return outcome
 
+    def _resnapshot(self) -> None:
+        """After a reload, viewers' seq no longer lines up: give them fresh snapshots."""
+        for period in Period:
+            channel = f"leaderboard:{period.value}"
+            if self._hub.subscribers(channel):
+                self._hub.broadcast(channel, self._live.snapshot_text(period, channel, None))
+
     async def run(self) -> None:
         """Consume the shared events channel until cancelled."""
         subscriber = await self._channels.subscribe([EVENTS_CHANNEL])
@@ -87,6 +94,7 @@ class Relay:
                 if self.deliver(event) == Outcome.GAP:
                     log.warning("missed board versions (at %d, got %d): reloading", self._live.seq, event.seq)
                     await self._resync()
+                    self._resnapshot()
         finally:
             await self._channels.unsubscribe(subscriber)
 
