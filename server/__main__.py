@@ -41,11 +41,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _logging(settings.log_level)
     if settings.demo:
         log.info("no GOATED_TOKEN: demo mode with the built-in simulated upstream (%d players)", settings.sim_players)
-    from server.serve import GoatedServer, uvicorn_config
+    from server.serve import GoatedServer, tune_gc, uvicorn_config
 
     app = create_app(settings)
     shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     print(f"Goated Live: http://{shown}:{settings.port}", flush=True)
+    tune_gc()
     GoatedServer(uvicorn_config(app, settings), app).run()
     return 0
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import msgspec
@@ -12,8 +13,9 @@ from litestar import WebSocket, websocket
 from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
 
+from server.access import Network, client_address
 from server.errors import BadRequest
-from server.realtime.hub import CLOSE_IDLE, CLOSE_TOO_BIG, Connection, Hub
+from server.realtime.hub import CLOSE_IDLE, CLOSE_POLICY, CLOSE_TOO_BIG, Connection, Hub
 from server.realtime.messages import (
     ErrorMsg,
     Ping,
@@ -37,6 +39,7 @@ class SocketLimits:
     idle_timeout: float = 120.0
     send_backlog: int = 256
     max_snapshot_limit: int = 10_000
+    max_per_address: int = 50
 
 
 @dataclass(slots=True)
@@ -44,6 +47,9 @@ class SocketDeps:
     hub: Hub
     router: ChannelRouter
     limits: SocketLimits
+    proxies: tuple[Network, ...] = ()
+    per_address: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
 
 
 def _error(code: str, message: str, channel: str | None = None) -> str:
@@ -53,7 +59,13 @@ def _error(code: str, message: str, channel: str | None = None) -> str:
 @websocket("/ws")
 async def ws_endpoint(socket: WebSocket, state: State) -> None:
     deps: SocketDeps = state.socket_deps
+    address = client_address(socket, deps.proxies)
     await socket.accept()
+    if deps.per_address[address] >= deps.limits.max_per_address:
+        deps.refused += 1
+        await socket.close(code=CLOSE_POLICY, reason=f"too many connections from your address (max {deps.limits.max_per_address})")
+        return
+    deps.per_address[address] += 1
 
     async def send(text: str) -> None:
         await socket.send_text(text)
@@ -61,8 +73,7 @@ async def ws_endpoint(socket: WebSocket, state: State) -> None:
     async def close(code: int, reason: str) -> None:
         await socket.close(code=code, reason=reason)
 
-    peer = socket.client.host if socket.client else ""
-    conn = Connection(send, close, max_backlog=deps.limits.send_backlog, peer=peer)
+    conn = Connection(send, close, max_backlog=deps.limits.send_backlog, peer=address)
     deps.hub.attach(conn)
     writer = asyncio.create_task(conn.run_writer())
     try:
@@ -70,6 +81,9 @@ async def ws_endpoint(socket: WebSocket, state: State) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        deps.per_address[address] -= 1
+        if deps.per_address[address] <= 0:
+            del deps.per_address[address]
         deps.hub.detach(conn)
         if not writer.done():
             # Let a queued close frame go out; otherwise stop writing to a dead socket.

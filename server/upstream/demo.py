@@ -26,6 +26,7 @@ async def serve_on_loopback(app: object, host: str = "127.0.0.1", port: int = 0)
         lifespan="on",
         access_log=False,
         timeout_keep_alive=120,  # longer than any sync interval: no reuse of a closing connection
+        proxy_headers=False,  # see server/serve.py
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the host process owns signals

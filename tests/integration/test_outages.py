@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -82,8 +83,9 @@ async def test_redis_outage_degrades_then_fans_out_again(sqlite_url: str, redis_
     db = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     try:
         async with running_sim(speed=0) as sim:
-            leader_settings = live_settings(db, sim, redis_url=via_proxy(redis_url, proxy))
-            follower_settings = live_settings(db, sim, redis_url=redis_url)
+            prefix = f"goated-test:{uuid.uuid4().hex[:8]}"  # one deployment: both replicas share it
+            leader_settings = live_settings(db, sim, redis_url=via_proxy(redis_url, proxy), redis_prefix=prefix)
+            follower_settings = live_settings(db, sim, redis_url=redis_url, redis_prefix=prefix)
             async with (
                 running_app(leader_settings) as (leader_base, leader),
                 running_app(follower_settings) as (follower_base, follower),

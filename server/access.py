@@ -1,0 +1,121 @@
+"""Who is asking: client addresses (proxy headers only from trusted proxies), the HTTP
+rate limit, and a store that keeps limiting per process when Redis is away."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from server.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(raw: str) -> tuple[Network, ...]:
+    """`TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges."""
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _trusted(host: str, proxies: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in net for net in proxies)
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any], proxies: Sequence[Network]) -> str:
+    """The peer's address; behind a trusted proxy, the nearest untrusted hop of
+    X-Forwarded-For (a client can prepend anything to that header, not append)."""
+    peer = connection.client.host if connection.client else "unknown"
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in connection.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
+def rate_limit_config(per_minute: int, proxies: Sequence[Network]) -> RateLimitConfig:
+    def identify(request: Request[Any, Any, Any]) -> str:
+        return client_address(request, proxies)
+
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute),
+        exclude=["/static", "/schema", "/health", "/metrics"],
+        identifier_for_request=identify,
+        store="rate_limit",
+    )
+
+
+class FailOpenStore(Store):
+    """Redis when it answers (one limit across replicas); this process's memory when it
+    does not, so a Redis outage never turns into 500s for every request."""
+
+    def __init__(self, redis: Redis, namespace: str) -> None:
+        self._redis_store = RedisStore(redis, namespace=namespace)
+        self._local = MemoryStore()
+        self.failures = 0
+
+    async def _call(self, name: str, *args: Any) -> Any:
+        try:
+            return await getattr(self._redis_store, name)(*args)
+        except (RedisError, OSError) as exc:
+            if self.failures == 0:
+                log.warning("rate limits fall back to per-process memory: redis %s", exc)
+            self.failures += 1
+            return await getattr(self._local, name)(*args)
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        await self._call("set", key, value, expires_in)
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        return await self._call("get", key, renew_for)
+
+    async def delete(self, key: str) -> None:
+        await self._call("delete", key)
+
+    async def delete_all(self) -> None:
+        await self._call("delete_all")
+
+    async def exists(self, key: str) -> bool:
+        return await self._call("exists", key)
+
+    async def expires_in(self, key: str) -> int | None:
+        return await self._call("expires_in", key)
+
+
+def rate_limit_store(redis_url: str | None, namespace: str) -> Callable[[], Store]:
+    if redis_url is None:
+        return MemoryStore
+    return lambda: FailOpenStore(Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1), namespace)
+
+
+def check_networks(raw: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(raw)
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from None
