@@ -6,25 +6,28 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 
-from litestar import Litestar, MediaType, Request, Response, get
+from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
+from litestar.datastructures import ResponseHeader
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from server.access import parse_networks, rate_limit_config, rate_limit_store
+from server.admin import AdminController
 from server.errors import GoatedError
 from server.health import health
 from server.leaderboard.routes import LeaderboardController
+from server.races.routes import AdminRaceController, RaceController
+from server.pages import PAGES, WEB
 from server.realtime.socket import ws_endpoint
 from server.services import running_services, utc_now
 from server.settings import Settings
+from server.upstream.routes import UpstreamAdminController
 
 log = logging.getLogger(__name__)
-
-WEB = Path(__file__).resolve().parents[1] / "web"
 
 
 def goated_error_handler(_: Request, exc: GoatedError) -> Response[dict[str, object]]:
@@ -37,11 +40,6 @@ def http_error_handler(_: Request, exc: HTTPException) -> Response[dict[str, obj
     if extra:
         body["details"] = extra
     return Response(body, status_code=exc.status_code, headers=exc.headers)
-
-
-@get("/", include_in_schema=False, media_type=MediaType.HTML)
-async def index_page() -> Response[bytes]:
-    return Response((WEB / "index.html").read_bytes(), media_type=MediaType.HTML)
 
 
 def create_app(
@@ -63,9 +61,13 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            index_page,
+            *PAGES,
             health,
             LeaderboardController,
+            RaceController,
+            AdminRaceController,
+            AdminController,
+            UpstreamAdminController,
             ws_endpoint,
             create_static_files_router(path="/static", directories=[WEB], include_in_schema=False),
         ],
@@ -79,5 +81,11 @@ def create_app(
             render_plugins=[SwaggerRenderPlugin()],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        middleware=[rate_limit_config(settings.rate_limit_per_minute, parse_networks(settings.trusted_proxies)).middleware],
+        stores={"rate_limit": rate_limit_store(settings.redis_url, f"{settings.channel_prefix}:rate")()},
+        response_headers=[
+            ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+            ResponseHeader(name="Referrer-Policy", value="same-origin"),
+        ],
         debug=False,
     )

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from redis.asyncio import Redis
 
-from server.db.engine import DB_ERRORS, close_pool, make_engine, migrate, open_pool
+from server.access import parse_networks
+from server.db.engine import DB_ERRORS, close_pool, migrate, open_engine, open_pool
 from server.health import Part
 from server.leaderboard.live import LiveBoards
 from server.leaderboard.routes import PageCache
 from server.leaderboard.store import BoardStore
 from server.leaderboard.sync import SyncService, run_schedule
+from server.races.calendar import auto_series
+from server.races.lifecycle import run_ticker
+from server.races.service import RaceService
+from server.races.store import RaceStore
 from server.realtime.hub import CLOSE_GOING_AWAY, Hub
 from server.realtime.redis_backend import ResilientRedisPubSubBackend
 from server.realtime.relay import Relay, cancel_and_wait
@@ -54,8 +60,22 @@ class Services:
     socket_deps: SocketDeps
     channels: ChannelsPlugin
     redis: Redis | None
+    races: RaceService | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _jobs: set[asyncio.Task[object]] = field(default_factory=set)
     db_errors: tuple[type[BaseException], ...] = DB_ERRORS
+
+    def background(self, coro: Coroutine[Any, Any, object], what: str) -> None:
+        """Run a one-off job owned by the services (cancelled on shutdown, errors logged)."""
+        task = asyncio.create_task(coro, name=what)
+        self._jobs.add(task)
+
+        def done(t: asyncio.Task[object]) -> None:
+            self._jobs.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %s", what, t.exception())
+
+        task.add_done_callback(done)
 
     def channels_health(self) -> Part:
         relay_task = self.tasks.get("relay")
@@ -87,7 +107,7 @@ async def running_services(
 ) -> AsyncIterator[Services]:
     """Build every resource, start the background tasks, and undo it all on exit."""
     async with AsyncExitStack() as stack:
-        engine = make_engine(settings.database_url)
+        engine = await open_engine(settings.database_url)
         await migrate(engine)
         await open_pool(engine)
         stack.push_async_callback(close_pool, engine)
@@ -114,7 +134,7 @@ async def running_services(
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-            backend = ResilientRedisPubSubBackend(redis, key_prefix="GOATED_LIVE")
+            backend = ResilientRedisPubSubBackend(redis, key_prefix=settings.channel_prefix)
         else:
             backend = MemoryChannelsBackend()
         channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True, create_ws_route_handlers=False)
@@ -139,6 +159,7 @@ async def running_services(
             max_subscriptions=settings.ws_max_subscriptions,
             idle_timeout=settings.ws_idle_timeout,
             send_backlog=settings.ws_send_backlog,
+            max_per_address=settings.ws_max_per_address,
         )
         services = Services(
             settings=settings,
@@ -152,10 +173,21 @@ async def running_services(
             relay=relay,
             sync=sync,
             page_cache=PageCache(live),
-            socket_deps=SocketDeps(hub, router, limits),
+            socket_deps=SocketDeps(hub, router, limits, parse_networks(settings.trusted_proxies)),
             channels=channels,
             redis=redis,
         )
+        # ---- races: standings after each sync, lifecycle, race:* channels and ticks ----
+        races = RaceService(RaceStore(engine), hub, relay.publish, clock, auto_series(settings), sync)
+        await races.load()
+        router.register("race", races.live, races.live.is_channel)
+        for event_type, handler in races.handlers().items():
+            relay.on(event_type, handler)
+        sync.listeners.append(races.tracker)
+        services.races = races
+        services.tasks["race_lifecycle"] = asyncio.create_task(races.lifecycle.run(), name="race_lifecycle")
+        services.tasks["race_ticker"] = asyncio.create_task(run_ticker(races.live, clock), name="race_ticker")
+        # ---- end races ----
         services.tasks["relay"] = asyncio.create_task(relay.run(), name="relay")
         if schedule:
             services.tasks["schedule"] = asyncio.create_task(
@@ -165,5 +197,5 @@ async def running_services(
             yield services
         finally:
             hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
-            for task in services.tasks.values():
+            for task in (*services.tasks.values(), *services._jobs):
                 await cancel_and_wait(task)

@@ -8,11 +8,13 @@ from pathlib import Path
 import msgspec
 
 from server.errors import ConfigError
+from server.races.model import InvalidRace, cents_from_amount, split_from_text, validate_split
 
 DEFAULT_DATABASE_URL = "sqlite:///data/goated.sqlite"
 DEFAULT_API_URL = "https://apis.goated.com/user"
 DEMO_SYNC_INTERVAL = 5.0
 LIVE_SYNC_INTERVAL = 900.0
+DEFAULT_RACE_SPLIT = (50.0, 25.0, 15.0, 10.0)
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,6 +25,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_prefix: str | None = None  # None: "goated:<affiliate code>", so deployments sharing a Redis stay apart
     goated_api_url: str = DEFAULT_API_URL
     goated_token: str | None = None
     affiliate_code: str = "GOATEDLIVE"
@@ -38,7 +41,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_max_frame: int = 4096
     ws_idle_timeout: float = 120.0
     ws_send_backlog: int = 256
+    ws_max_per_address: int = 50
+    rate_limit_per_minute: int = 600
+    trusted_proxies: str = ""  # comma-separated addresses/CIDRs whose X-Forwarded-For we believe
     log_level: str = "INFO"
+    race_monthly_pool_cents: int | None = None  # None: no automatic monthly race (demo mode has one)
+    race_monthly_split: tuple[float, ...] = DEFAULT_RACE_SPLIT
+    race_weekly_pool_cents: int | None = None
+    race_weekly_split: tuple[float, ...] = DEFAULT_RACE_SPLIT
+    race_min_wager: float = 0.0
 
     @property
     def demo(self) -> bool:
@@ -50,6 +61,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.sync_interval is not None:
             return self.sync_interval
         return DEMO_SYNC_INTERVAL if self.demo else LIVE_SYNC_INTERVAL
+
+    @property
+    def channel_prefix(self) -> str:
+        return self.redis_prefix or f"goated:{self.affiliate_code}"
 
     @property
     def is_postgres(self) -> bool:
@@ -103,6 +118,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("SIM_PLAYERS must be between 1 and 100000")
         if not self.affiliate_code.replace("-", "").replace("_", "").isalnum():
             raise ConfigError("GOATED_AFFILIATE_CODE must be letters, digits, '-' or '_'")
+        for var, split in (("RACE_MONTHLY_SPLIT", self.race_monthly_split), ("RACE_WEEKLY_SPLIT", self.race_weekly_split)):
+            try:
+                validate_split(split)
+            except InvalidRace as exc:
+                raise ConfigError(f"{var}: {exc}") from None
+        if self.race_min_wager < 0:
+            raise ConfigError("RACE_MIN_WAGER must not be negative")
 
 
 def _positive_float(raw: str) -> float:
@@ -133,6 +155,20 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("must be a number >= 0")
+    return value
+
+
+def _networks(raw: str) -> str:
+    from server.access import parse_networks
+
+    parse_networks(raw)  # raises ValueError with the bad entry
+    return raw
+
+
 def _text(raw: str) -> str:
     return raw
 
@@ -149,6 +185,7 @@ def _mask_url(url: str) -> str:
 _ENV = {
     "DATABASE_URL": ("database_url", _text),
     "REDIS_URL": ("redis_url", _text),
+    "REDIS_PREFIX": ("redis_prefix", _text),
     "GOATED_API_URL": ("goated_api_url", lambda raw: raw.rstrip("/")),
     "GOATED_TOKEN": ("goated_token", _text),
     "GOATED_AFFILIATE_CODE": ("affiliate_code", _text),
@@ -161,4 +198,12 @@ _ENV = {
     "SIM_SPEED": ("sim_speed", _positive_float),
     "UPSTREAM_TIMEOUT": ("upstream_timeout", _positive_float),
     "LOG_LEVEL": ("log_level", _log_level),
+    "WS_MAX_CONNECTIONS_PER_IP": ("ws_max_per_address", _positive_int),
+    "RATE_LIMIT_PER_MINUTE": ("rate_limit_per_minute", _positive_int),
+    "TRUSTED_PROXIES": ("trusted_proxies", _networks),
+    "RACE_MONTHLY_POOL": ("race_monthly_pool_cents", cents_from_amount),
+    "RACE_MONTHLY_SPLIT": ("race_monthly_split", split_from_text),
+    "RACE_WEEKLY_POOL": ("race_weekly_pool_cents", cents_from_amount),
+    "RACE_WEEKLY_SPLIT": ("race_weekly_split", split_from_text),
+    "RACE_MIN_WAGER": ("race_min_wager", _non_negative_float),
 }

@@ -129,9 +129,11 @@ class Sim:
 
 
 @asynccontextmanager
-async def running_sim(players: int = 300, seed: int = 7, speed: float = 0.0) -> AsyncIterator[Sim]:
+async def running_sim(
+    players: int = 300, seed: int = 7, speed: float = 0.0, token: str = SIM_TOKEN
+) -> AsyncIterator[Sim]:
     simulation = Simulation(players=players, seed=seed, start=datetime.now(UTC), speed=speed)
-    app = create_sim_app(simulation, token=SIM_TOKEN)
+    app = create_sim_app(simulation, token=token)
     async with serve_on_loopback(app) as base_url:
         yield Sim(simulation, base_url)
 
@@ -145,10 +147,14 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[str, Services]]
 
 
 def live_settings(database_url: str, sim: Sim, **overrides: object) -> Settings:
-    return Settings(
-        database_url=database_url,
-        goated_api_url=sim.base_url,
-        goated_token=SIM_TOKEN,
-        affiliate_code="TESTCODE",
-        **overrides,  # type: ignore[arg-type]
-    )
+    """Settings for a test deployment; its own Redis prefix unless one is given, so tests
+    never hear each other (or anything else) on a shared Redis."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "goated_api_url": sim.base_url,
+        "goated_token": SIM_TOKEN,
+        "affiliate_code": "TESTCODE",
+        "redis_prefix": f"goated-test:{uuid.uuid4().hex[:8]}",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]

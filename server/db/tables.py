@@ -64,4 +64,6 @@ class AppState(Table, tablename="app_state"):
     updated_at = Timestamptz()
 
 
-TABLES: tuple[type[Table], ...] = (PlayerRow, SyncRun, HistoryPoint, AppState)
+from server.races.tables import RACE_TABLES  # noqa: E402 - feature tables join the one tuple
+
+TABLES: tuple[type[Table], ...] = (PlayerRow, SyncRun, HistoryPoint, AppState, *RACE_TABLES)

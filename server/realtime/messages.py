@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from server.leaderboard.board import Change, Overtake, Period
+from server.races.messages import RaceChanged, RaceEnded, RaceStandingsUpdated, RaceStatusChanged
 
 # ---- client -> server -------------------------------------------------------------
 
@@ -89,7 +90,7 @@ class BoardsSynced(msgspec.Struct, tag_field="event", tag="boards_synced", kw_on
     deltas: list[DeltaMsg]
 
 
-Event = BoardsSynced
+Event = BoardsSynced | RaceChanged | RaceStatusChanged | RaceStandingsUpdated | RaceEnded
 
 EVENTS_CHANNEL = "events"
 

@@ -8,28 +8,41 @@ export function compareRows(a, b) {
 
 export function applyDelta(rows, delta, limit = null) {
   const prevRank = new Map(rows.map((r) => [r.uid, r.rank]));
+  const changed = new Map();
   let next;
   if (delta.reset) {
     next = (delta.changes || []).map((c) => ({ uid: c.uid, name: c.name, amount: c.amount }));
+    prevRank.clear();
   } else {
     const byUid = new Map(rows.map((r) => [r.uid, { uid: r.uid, name: r.name, amount: r.amount }]));
     for (const uid of delta.left || []) byUid.delete(uid);
-    for (const c of delta.changes || []) byUid.set(c.uid, { uid: c.uid, name: c.name, amount: c.amount });
+    for (const c of delta.changes || []) {
+      byUid.set(c.uid, { uid: c.uid, name: c.name, amount: c.amount });
+      changed.set(c.uid, c);
+    }
     next = [...byUid.values()];
   }
   next.sort(compareRows);
   if (limit) next = next.slice(0, limit);
   next.forEach((row, i) => {
     row.rank = i + 1;
-    row.prev = prevRank.has(row.uid) ? prevRank.get(row.uid) : null;
+    // A changed row may come from below a limited board: the server knows where it was.
+    const c = changed.get(row.uid);
+    const before = c && c.prev_rank != null ? c.prev_rank : prevRank.get(row.uid);
+    row.prev = before === undefined || (c && c.kind === "entered") ? null : before;
   });
   return next;
 }
 
-const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 2 });
+const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const usdWhole = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 0 });
 
 export function formatAmount(amount) {
   return usd.format(amount);
+}
+
+export function formatWhole(amount) {
+  return usdWhole.format(amount);
 }
 
 export function movement(row) {
@@ -37,12 +50,13 @@ export function movement(row) {
   const places = row.prev - row.rank;
   if (places > 0) return { kind: "up", text: `▲${places}` };
   if (places < 0) return { kind: "down", text: `▼${-places}` };
-  return { kind: "same", text: "" };
+  return { kind: "same", text: "–" };
 }
 
 export function formatAge(seconds) {
   if (seconds < 5) return "just now";
   if (seconds < 60) return `${Math.floor(seconds)} s ago`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
-  return `${Math.floor(seconds / 3600)} h ago`;
+  if (seconds < 172800) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86400)} days ago`;
 }

@@ -1,105 +1,145 @@
-// The live leaderboard page: tabs, board, search, connection badge, last-synced age.
+// The live leaderboard page: period tabs, the board with tiers, search, connection badge, sync age.
 
 import { applyDelta, formatAge, formatAmount, movement } from "./board.js";
+import { $, el, setText } from "./dom.js";
+import { flash, flip } from "./flip.js";
+import { showConnection } from "./connection-badge.js";
 import { LiveSocket } from "./socket.js";
+import { tierFor } from "./tiers.js";
 
-const PERIODS = [
-  ["today", "Today"],
-  ["weekly", "This week"],
-  ["monthly", "This month"],
-  ["all_time", "All time"],
-];
+const PERIODS = ["today", "weekly", "monthly", "all_time"];
+const PAGE = 100;
 
-const $ = (sel) => document.querySelector(sel);
-const view = { period: new URLSearchParams(location.search).get("period") || "monthly", rows: [], syncedAt: null, query: "" };
+const requested = new URLSearchParams(location.search).get("period");
+const view = {
+  period: PERIODS.includes(requested) ? requested : "monthly",
+  query: "",
+  shown: PAGE,
+  syncedAt: null,
+};
+const boards = new Map(); // period -> rows
+const totals = new Map(); // period -> players on the board
+let allTime = new Map(); // uid -> all-time amount, for tiers
+const nodes = new Map(); // uid -> <tr>, reused so rows can slide
+const body = $("#board tbody");
 
-function el(tag, attrs = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text) node.textContent = text; // names are untrusted: always text, never HTML
-  return node;
-}
+const socket = new LiveSocket({ onState: (state) => showConnection($("#conn"), state) });
 
-function renderTabs() {
-  const tabs = $("#tabs");
-  tabs.replaceChildren(
-    ...PERIODS.map(([id, label]) => {
-      const b = el("button", { type: "button", role: "tab", "aria-selected": String(id === view.period), "data-period": id }, label);
-      b.addEventListener("click", () => switchPeriod(id));
-      return b;
-    }),
-  );
-}
-
-function renderBoard() {
-  const body = $("#board tbody");
-  const q = view.query.toLowerCase();
-  const rows = q ? view.rows.filter((r) => r.name.toLowerCase().includes(q)) : view.rows;
-  const before = new Map([...body.children].map((tr) => [tr.dataset.uid, tr.getBoundingClientRect().top]));
-  body.replaceChildren(
-    ...rows.slice(0, 200).map((row) => {
-      const tr = el("tr", { "data-uid": row.uid });
-      const move = movement(row);
-      tr.append(
-        el("td", { class: "rank" }, String(row.rank)),
-        el("td", { class: `move ${move.kind}` }, move.text),
-        el("td", { class: "name" }, row.name),
-        el("td", { class: "amount" }, formatAmount(row.amount)),
-      );
-      return tr;
-    }),
-  );
-  // FLIP: slide rows from where they were to where they are now.
-  for (const tr of body.children) {
-    const top = before.get(tr.dataset.uid);
-    if (top === undefined) continue;
-    const dy = top - tr.getBoundingClientRect().top;
-    if (dy) tr.animate([{ transform: `translateY(${dy}px)` }, { transform: "translateY(0)" }], { duration: 450, easing: "ease-out" });
+function rowNode(uid) {
+  let tr = nodes.get(uid);
+  if (!tr) {
+    tr = el(
+      "tr",
+      { "data-key": uid },
+      el("td", { class: "rank" }, el("span", { class: "pill" })),
+      el("td", { class: "move" }, el("span")),
+      el("td", { class: "player" }, el("a", { href: `/player/${encodeURIComponent(uid)}` })),
+      el("td", { class: "tier-col" }, el("span", { class: "tier" })),
+      el("td", { class: "amount" }),
+    );
+    nodes.set(uid, tr);
   }
-  $("#count").textContent = `${view.rows.length} players`;
+  return tr;
+}
+
+function fillRow(tr, row) {
+  const [rank, move, player, tier, amount] = tr.children;
+  const pill = rank.firstChild;
+  setText(pill, row.rank);
+  pill.dataset.top = row.rank <= 3 ? String(row.rank) : "";
+  const m = movement(row);
+  move.firstChild.className = m.kind;
+  setText(move.firstChild, m.text);
+  setText(player.firstChild, row.name); // untrusted: text only
+  const t = tierFor(allTime.get(row.uid) ?? (view.period === "all_time" ? row.amount : 0));
+  tier.firstChild.dataset.tier = t.name.toLowerCase();
+  setText(tier.firstChild, t.name);
+  setText(amount, formatAmount(row.amount));
+}
+
+function visibleRows() {
+  const rows = boards.get(view.period) || [];
+  const q = view.query.toLocaleLowerCase();
+  return q ? rows.filter((r) => r.name.toLocaleLowerCase().includes(q)) : rows;
+}
+
+function render(changed = null) {
+  const rows = visibleRows();
+  const shown = rows.slice(0, view.shown);
+  const keep = new Set(shown.map((r) => r.uid));
+  flip(body, () => {
+    body.replaceChildren(
+      ...shown.map((row) => {
+        const tr = rowNode(row.uid);
+        fillRow(tr, row);
+        return tr;
+      }),
+    );
+  });
+  for (const uid of nodes.keys()) if (!keep.has(uid)) nodes.delete(uid);
+  if (changed) for (const uid of changed) if (nodes.has(uid)) flash(nodes.get(uid));
+  const total = totals.get(view.period);
+  setText($("#count"), total === undefined ? "–" : view.query ? `${rows.length} of ${total}` : String(total));
+  $("#more").hidden = rows.length <= view.shown;
+  const empty = $("#empty");
+  empty.hidden = shown.length > 0 || !boards.has(view.period);
+  setText(empty, view.query ? "No player matches that name." : "Nobody on this board yet.");
 }
 
 function renderAge() {
-  $("#synced").textContent = view.syncedAt ? `Last synced ${formatAge((Date.now() - view.syncedAt) / 1000)}` : "Waiting for the first sync…";
+  const text = view.syncedAt ? formatAge(Math.max(0, (Date.now() + socket.serverOffsetMs - view.syncedAt) / 1000)) : "waiting…";
+  setText($("#synced"), text);
 }
 
-function onMessage(msg) {
-  if (msg.type === "snapshot") {
-    view.rows = msg.rows;
-  } else if (msg.type === "delta") {
-    view.rows = applyDelta(view.rows, msg);
-  } else {
-    return;
+function onBoard(period, msg) {
+  if (msg.type !== "snapshot" && msg.type !== "delta") return;
+  const rows = msg.type === "snapshot" ? msg.rows : applyDelta(boards.get(period) || [], msg);
+  boards.set(period, rows);
+  totals.set(period, msg.total ?? rows.length);
+  if (period === "all_time") allTime = new Map(rows.map((r) => [r.uid, r.amount]));
+  if (msg.synced_at) view.syncedAt = Date.parse(msg.synced_at);
+  if (period === view.period || period === "all_time") {
+    const changed = msg.type === "delta" && period === view.period ? (msg.changes || []).map((c) => c.uid) : null;
+    render(changed);
   }
-  view.syncedAt = msg.synced_at ? Date.parse(msg.synced_at) : null;
-  renderBoard();
   renderAge();
 }
 
-let unsubscribe = null;
-const socket = new LiveSocket({
-  onState: (state) => {
-    const badge = $("#conn");
-    badge.textContent = state;
-    badge.dataset.state = state;
-  },
-});
-
-function switchPeriod(period) {
-  if (unsubscribe) unsubscribe();
-  view.period = period;
-  view.rows = [];
-  history.replaceState(null, "", `?period=${period}`);
-  renderTabs();
-  renderBoard();
-  unsubscribe = socket.subscribe(`leaderboard:${period}`, onMessage);
+function follow(period) {
+  socket.subscribe(`leaderboard:${period}`, (msg) => onBoard(period, msg));
 }
 
+function switchPeriod(period) {
+  if (period === view.period && boards.has(period)) return;
+  if (view.period !== "all_time") {
+    socket.unsubscribe(`leaderboard:${view.period}`);
+    boards.delete(view.period);
+  }
+  view.period = period;
+  view.shown = PAGE;
+  nodes.clear();
+  body.replaceChildren();
+  history.replaceState(null, "", period === "monthly" ? location.pathname : `?period=${period}`);
+  for (const tab of $("#tabs").children) tab.setAttribute("aria-selected", String(tab.dataset.period === period));
+  if (period !== "all_time") follow(period);
+  render();
+}
+
+for (const tab of $("#tabs").children) {
+  tab.setAttribute("aria-selected", String(tab.dataset.period === view.period));
+  tab.addEventListener("click", () => switchPeriod(tab.dataset.period));
+}
 $("#search").addEventListener("input", (e) => {
   view.query = e.target.value.trim();
-  renderBoard();
+  view.shown = PAGE;
+  render();
+});
+$("#more").addEventListener("click", () => {
+  view.shown += PAGE;
+  render();
 });
 
 socket.start();
-switchPeriod(view.period);
+follow("all_time");
+if (view.period !== "all_time") follow(view.period);
 setInterval(renderAge, 1000);

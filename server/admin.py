@@ -1,0 +1,65 @@
+"""The admin API's lock (a bearer token, `ADMIN_TOKEN`) and its general routes."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+
+import msgspec
+from litestar import Controller, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
+from litestar.handlers.base import BaseRouteHandler
+
+DISABLED = "the admin API is disabled: set ADMIN_TOKEN to enable it"
+
+
+def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Let a request through only with `Authorization: Bearer <ADMIN_TOKEN>`.
+
+    401 without the header or with another token (compared in constant time); 503 when no
+    ADMIN_TOKEN is configured, so an unset token never means an open door.
+    """
+    expected = connection.app.state.services.settings.admin_token
+    if not expected:
+        raise ServiceUnavailableException(DISABLED)
+    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise NotAuthorizedException(
+            "admin token missing or wrong: send Authorization: Bearer <ADMIN_TOKEN>",
+            headers={"WWW-Authenticate": 'Bearer realm="goated-admin"'},
+        )
+
+
+class SyncOut(msgspec.Struct, kw_only=True):
+    run_id: int | None
+    status: str  # ok | failed | refused
+    players: int
+    changes: int
+    seq: int | None
+    error: str | None
+    stored: bool  # False: the database was down; the writes are held in memory
+    timings: dict[str, float]
+    finished_at: datetime | None = None
+
+
+class AdminController(Controller):
+    path = "/api/admin"
+    tags = ["admin"]
+    guards = [admin_guard]
+
+    @post("/sync", summary="Sync the upstream now", status_code=200)
+    async def sync_now(self, state: State) -> SyncOut:
+        result = await state.services.sync.run_once("admin")
+        return SyncOut(
+            run_id=result.run_id,
+            status=result.status,
+            players=result.players,
+            changes=result.changes,
+            seq=result.seq,
+            error=result.error,
+            stored=result.stored,
+            timings=result.timings,
+            finished_at=state.services.sync.upstream.last_success_at if result.status == "ok" else None,
+        )

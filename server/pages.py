@@ -1,0 +1,87 @@
+"""HTML page routes: fixed files from web/ under a strict Content-Security-Policy; the pages
+fetch their data from the API and the websocket, so nothing untrusted is templated in."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from litestar import MediaType, Response, get
+from litestar.params import FromPath
+
+from server.errors import BadRequest
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+
+_POLICY = (
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; frame-ancestors {ancestors}"
+)
+CSP = _POLICY.format(ancestors="'none'")
+# OBS, streaming tools and the builder's preview frame the overlay.
+OVERLAY_CSP = _POLICY.format(ancestors="*")
+
+_UID = re.compile(r"[A-Za-z0-9]{1,64}")
+_RACE_ID = re.compile(r"[0-9]{1,18}")
+
+
+def _page(name: str, csp: str = CSP) -> Response[bytes]:
+    headers = {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-cache",
+    }
+    if csp == CSP:
+        headers["X-Frame-Options"] = "DENY"
+    return Response((WEB / name).read_bytes(), media_type=MediaType.HTML, headers=headers)
+
+
+@get("/", media_type=MediaType.HTML, include_in_schema=False)
+async def leaderboard_page() -> Response[bytes]:
+    return _page("index.html")
+
+
+@get("/race", media_type=MediaType.HTML, include_in_schema=False)
+async def current_race_page() -> Response[bytes]:
+    return _page("race.html")
+
+
+@get("/race/{race_id:str}", media_type=MediaType.HTML, include_in_schema=False)
+async def race_page(race_id: FromPath[str]) -> Response[bytes]:
+    if not _RACE_ID.fullmatch(race_id):
+        raise BadRequest("a race id is a whole number")
+    return _page("race.html")
+
+
+@get("/player/{uid:str}", media_type=MediaType.HTML, include_in_schema=False)
+async def player_page(uid: FromPath[str]) -> Response[bytes]:
+    if not _UID.fullmatch(uid):
+        raise BadRequest("uid must be 1-64 letters or digits")
+    return _page("player.html")
+
+
+@get("/overlay", media_type=MediaType.HTML, include_in_schema=False)
+async def overlay_page() -> Response[bytes]:
+    return _page("overlay.html", OVERLAY_CSP)
+
+
+@get("/overlay/builder", media_type=MediaType.HTML, include_in_schema=False)
+async def overlay_builder_page() -> Response[bytes]:
+    return _page("builder.html")
+
+
+@get("/admin", media_type=MediaType.HTML, include_in_schema=False)
+async def admin_page() -> Response[bytes]:
+    return _page("admin.html")
+
+
+PAGES = [
+    leaderboard_page,
+    current_race_page,
+    race_page,
+    player_page,
+    overlay_page,
+    overlay_builder_page,
+    admin_page,
+]
