@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import sys
-import warnings
 
 from server.errors import ConfigError
 from server.settings import Settings
@@ -23,10 +22,14 @@ def _settings(**overrides: object) -> Settings:
         raise SystemExit(2) from None
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    warnings.filterwarnings("ignore", message="There is no current event loop", category=DeprecationWarning)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the sync log
+def _logging(settings: Settings | None) -> None:
+    """Every command logs through server/logs.py: LOG_LEVEL, LOG_FORMAT, secrets masked."""
+    from server import logs
+
+    if settings is None:
+        logs.configure("INFO")
+    else:
+        logs.configure_from(settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -38,16 +41,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port:
         overrides["port"] = args.port
     settings = _settings(**overrides)
-    _logging(settings.log_level)
+    _logging(settings)
     if settings.demo:
         log.info("no GOATED_TOKEN: demo mode with the built-in simulated upstream (%d players)", settings.sim_players)
-    from server.serve import GoatedServer, tune_gc, uvicorn_config
+    from server.serve import GoatedServer, reuse_port_socket, supervise_workers, tune_gc, uvicorn_config
 
-    app = create_app(settings)
     shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
-    print(f"Goated Live: http://{shown}:{settings.port}", flush=True)
+    if args.workers > 1:
+        if not settings.redis_url:
+            print("goated serve: --workers needs REDIS_URL, so that every worker hears every event", file=sys.stderr)
+            return 2
+        print(f"Goated Live: http://{shown}:{settings.port} ({args.workers} workers)", flush=True)
+        argv = [sys.executable, "-m", "server", "serve", "--host", settings.host, "--port", str(settings.port), "--reuse-port"]
+        return supervise_workers(args.workers, argv)
+    app = create_app(settings)
+    server = GoatedServer(uvicorn_config(app, settings), app)
     tune_gc()
-    GoatedServer(uvicorn_config(app, settings), app).run()
+    if args.reuse_port:
+        server.run(sockets=[reuse_port_socket(settings.host, settings.port)])
+    else:
+        print(f"Goated Live: http://{shown}:{settings.port}", flush=True)
+        server.run()
     return 0
 
 
@@ -58,10 +72,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print("goated sync: only --once is supported (the server runs the schedule)", file=sys.stderr)
         return 2
     settings = _settings()
-    _logging(settings.log_level)
+    _logging(settings)
 
     async def once() -> int:
         async with running_services(settings, schedule=False) as services:
+            if not services.is_leader:
+                print(
+                    "goated sync: a running server is the sync leader; ask it instead "
+                    "(POST /api/admin/sync) or stop it first",
+                    file=sys.stderr,
+                )
+                return 3
             result = await services.sync.run_once("cli")
         print(
             f"sync {result.run_id}: {result.status}"
@@ -75,7 +96,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from server.upstream.sim_app import serve_sim
 
-    _logging("INFO")
+    _logging(None)
     print(
         f"simulated upstream: http://{args.host}:{args.port}/affiliate/referral-leaderboard/<code> "
         f"({args.players} players, seed {args.seed}, speed {args.speed}x)",
@@ -89,6 +110,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from server.db.engine import migrate, open_engine
 
     settings = _settings()
+    _logging(settings)
 
     async def run() -> None:
         await migrate(await open_engine(settings.database_url))
@@ -107,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web server, sync schedule and live channels")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1, or HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000, or PORT)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="run N server processes on this port (needs REDIS_URL); one leads the syncs"
+    )
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     sync = sub.add_parser("sync", help="run one sync against the upstream and exit")

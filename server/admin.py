@@ -6,7 +6,7 @@ import hmac
 from datetime import datetime
 
 import msgspec
-from litestar import Controller, post
+from litestar import Controller, Response, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
@@ -34,7 +34,7 @@ def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 class SyncOut(msgspec.Struct, kw_only=True):
     run_id: int | None
-    status: str  # ok | failed | refused
+    status: str  # ok | failed | refused | requested (another replica leads the syncs)
     players: int
     changes: int
     seq: int | None
@@ -50,9 +50,15 @@ class AdminController(Controller):
     guards = [admin_guard]
 
     @post("/sync", summary="Sync the upstream now", status_code=200)
-    async def sync_now(self, state: State) -> SyncOut:
-        result = await state.services.sync.run_once("admin")
-        return SyncOut(
+    async def sync_now(self, state: State) -> Response[SyncOut]:
+        result = await state.services.request_sync("admin")
+        if result is None:
+            # Another replica leads: it was asked through the channels and syncs shortly.
+            return Response(
+                SyncOut(run_id=None, status="requested", players=0, changes=0, seq=None, error=None, stored=True, timings={}),
+                status_code=202,
+            )
+        return Response(SyncOut(
             run_id=result.run_id,
             status=result.status,
             players=result.players,
@@ -62,4 +68,4 @@ class AdminController(Controller):
             stored=result.stored,
             timings=result.timings,
             finished_at=state.services.sync.upstream.last_success_at if result.status == "ok" else None,
-        )
+        ))

@@ -114,6 +114,9 @@ def _sync(services: Services, now: datetime) -> Part:
     live = services.live
     interval = services.settings.interval
     info: dict[str, object] = {"seq": live.seq, "sync_id": live.sync_id, "synced_at": live.synced_at, "interval_s": interval}
+    if services.leadership is not None:
+        info["leader"] = services.leadership.is_leader
+        info["election"] = services.leadership.kind
     if live.synced_at is None:
         return Part(status="degraded", detail="no successful sync yet", info=info)
     age = (now - live.synced_at).total_seconds()

@@ -51,6 +51,7 @@ def uvicorn_config(app: Litestar, settings: Settings, **overrides: object) -> uv
         "timeout_graceful_shutdown": 3,
         "log_level": settings.log_level.lower(),
         "access_log": False,
+        "log_config": None,  # server/logs.py formats uvicorn's lines like everyone else's
         "lifespan": "on",
         # Client addresses come from TRUSTED_PROXIES alone (server/access.py); uvicorn
         # would otherwise believe X-Forwarded-For from any loopback peer.
@@ -73,3 +74,57 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that sibling workers bind too; the kernel spreads connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def supervise_workers(count: int, argv: list[str], *, stop_timeout: float = 10.0) -> int:
+    """Run `count` copies of `argv` (each a full replica), restart any that crash, and
+    pass SIGTERM/SIGINT on to all of them."""
+    import signal
+    import subprocess
+    import time
+
+    procs: dict[int, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def start(slot: int) -> None:
+        procs[slot] = subprocess.Popen(argv)
+        log.info("worker %d started (pid %d)", slot, procs[slot].pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(count):
+        start(slot)
+    while not stopping:
+        time.sleep(0.5)
+        for slot, proc in list(procs.items()):
+            if proc.poll() is not None and not stopping:
+                log.error("worker %d exited with %s; restarting it", slot, proc.returncode)
+                time.sleep(1.0)
+                start(slot)
+    deadline = time.monotonic() + stop_timeout
+    for proc in procs.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return 0

@@ -18,16 +18,18 @@ from redis.asyncio import Redis
 from server.access import parse_networks
 from server.db.engine import DB_ERRORS, close_pool, migrate, open_engine, open_pool
 from server.health import Part
+from server.leader import Elector, Leadership, PostgresElector, RedisElector, SoloElector
 from server.leaderboard.live import LiveBoards
 from server.leaderboard.routes import PageCache
 from server.leaderboard.store import BoardStore
-from server.leaderboard.sync import SyncService, run_schedule
+from server.leaderboard.sync import SyncResult, SyncService, run_schedule
 from server.races.calendar import auto_series
 from server.races.lifecycle import run_ticker
 from server.races.service import RaceService
 from server.races.store import RaceStore
 from server.realtime.hub import CLOSE_GOING_AWAY, Hub
 from server.realtime.redis_backend import ResilientRedisPubSubBackend
+from server.realtime.messages import SyncRequested
 from server.realtime.relay import Relay, cancel_and_wait
 from server.realtime.socket import SocketDeps, SocketLimits
 from server.realtime.sources import ChannelRouter, LeaderboardSource, is_period
@@ -61,9 +63,21 @@ class Services:
     channels: ChannelsPlugin
     redis: Redis | None
     races: RaceService | None = None
+    leadership: Leadership | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _jobs: set[asyncio.Task[object]] = field(default_factory=set)
     db_errors: tuple[type[BaseException], ...] = DB_ERRORS
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leadership is None or self.leadership.is_leader
+
+    async def request_sync(self, trigger: str) -> SyncResult | None:
+        """Sync here if this process leads; otherwise ask the leader (None: requested)."""
+        if self.is_leader:
+            return await self.sync.run_once(trigger)
+        await self.relay.publish(SyncRequested(trigger=trigger))
+        return None
 
     def background(self, coro: Coroutine[Any, Any, object], what: str) -> None:
         """Run a one-off job owned by the services (cancelled on shutdown, errors logged)."""
@@ -177,6 +191,8 @@ async def running_services(
             channels=channels,
             redis=redis,
         )
+        # Work only the sync leader does; started and stopped as leadership changes.
+        leader_work: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
         # ---- races: standings after each sync, lifecycle, race:* channels and ticks ----
         races = RaceService(RaceStore(engine), hub, relay.publish, clock, auto_series(settings), sync)
         await races.load()
@@ -185,17 +201,59 @@ async def running_services(
             relay.on(event_type, handler)
         sync.listeners.append(races.tracker)
         services.races = races
-        services.tasks["race_lifecycle"] = asyncio.create_task(races.lifecycle.run(), name="race_lifecycle")
+        leader_work["race_lifecycle"] = races.lifecycle.run
         services.tasks["race_ticker"] = asyncio.create_task(run_ticker(races.live, clock), name="race_ticker")
         # ---- end races ----
         services.tasks["relay"] = asyncio.create_task(relay.run(), name="relay")
         if schedule:
-            services.tasks["schedule"] = asyncio.create_task(
-                run_schedule(sync, settings.interval, first_now=not live.loaded), name="schedule"
-            )
+            leader_work["schedule"] = lambda: run_schedule(sync, settings.interval, first_now=_board_is_stale(live, settings, clock))
+        services.leadership = Leadership(
+            _elector(settings, redis),
+            on_elected=lambda: _start_leader_work(services, leader_work),
+            on_deposed=lambda: _stop_leader_work(services, leader_work),
+        )
+        relay.on(SyncRequested, lambda event: _sync_if_leader(services, event))
+        await services.leadership.step()  # a lone process leads from its first second
+        services.tasks["leadership"] = asyncio.create_task(services.leadership.run(), name="leadership")
         try:
             yield services
         finally:
             hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
             for task in (*services.tasks.values(), *services._jobs):
                 await cancel_and_wait(task)
+
+
+def _sync_if_leader(services: Services, event: SyncRequested) -> None:
+    if services.is_leader:
+        services.background(services.sync.run_once(event.trigger), f"{event.trigger} sync requested by another replica")
+
+
+def _elector(settings: Settings, redis: Redis | None) -> Elector:
+    if settings.is_postgres:
+        return PostgresElector(settings.database_url, settings.channel_prefix)
+    if redis is not None:
+        return RedisElector(redis, f"{settings.channel_prefix}:leader")
+    return SoloElector()
+
+
+def _board_is_stale(live: LiveBoards, settings: Settings, clock: Callable[[], datetime]) -> bool:
+    """A new leader syncs at once when the board is older than one interval."""
+    return live.synced_at is None or (clock() - live.synced_at).total_seconds() > settings.interval
+
+
+async def _start_leader_work(services: Services, work: dict[str, Callable[[], Coroutine[Any, Any, None]]]) -> None:
+    if services.leadership is not None and services.leadership.changes > 1:
+        # Followers only kept the boards; the leader diffs against the full snapshot.
+        seq = services.live.seq
+        await services.sync.load()
+        if services.live.seq != seq:
+            services.relay.resnapshot()
+    for name, start in work.items():
+        services.tasks[name] = asyncio.create_task(start(), name=name)
+
+
+async def _stop_leader_work(services: Services, work: dict[str, Callable[[], Coroutine[Any, Any, None]]]) -> None:
+    for name in work:
+        task = services.tasks.pop(name, None)
+        if task is not None:
+            await cancel_and_wait(task)

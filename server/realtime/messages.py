@@ -90,7 +90,13 @@ class BoardsSynced(msgspec.Struct, tag_field="event", tag="boards_synced", kw_on
     deltas: list[DeltaMsg]
 
 
-Event = BoardsSynced | RaceChanged | RaceStatusChanged | RaceStandingsUpdated | RaceEnded
+class SyncRequested(msgspec.Struct, tag_field="event", tag="sync_requested", kw_only=True):
+    """An admin asked a replica that is not the sync leader for a sync: the leader runs it."""
+
+    trigger: str = "admin"
+
+
+Event = BoardsSynced | RaceChanged | RaceStatusChanged | RaceStandingsUpdated | RaceEnded | SyncRequested
 
 EVENTS_CHANNEL = "events"
 

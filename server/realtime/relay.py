@@ -39,6 +39,8 @@ class Relay:
         self._resync = resync
         # Other features (races, the Telegram mirror) add handlers for their event types.
         self._handlers: dict[type, list[Callable[[Any], object]]] = {}
+        # Called with each event this process produces (/metrics counts race transitions).
+        self.on_publish: list[Callable[[Event], None]] = []
         self.received = 0
         self.publish_errors = 0
         self.last_publish_error: str | None = None
@@ -49,6 +51,8 @@ class Relay:
         If the backend (Redis) is down, this process's viewers still get the event; the
         others resynchronise from the database when they see the version gap.
         """
+        for observe in self.on_publish:
+            observe(event)
         self.deliver(event)
         try:
             await self._channels.wait_published(encoder.encode(event), EVENTS_CHANNEL)
@@ -73,7 +77,7 @@ class Relay:
             handler(event)
         return outcome
 
-    def _resnapshot(self) -> None:
+    def resnapshot(self) -> None:
         """After a reload, viewers' seq no longer lines up: give them fresh snapshots."""
         for period in Period:
             channel = f"leaderboard:{period.value}"
@@ -94,7 +98,7 @@ class Relay:
                 if self.deliver(event) == Outcome.GAP:
                     log.warning("missed board versions (at %d, got %d): reloading", self._live.seq, event.seq)
                     await self._resync()
-                    self._resnapshot()
+                    self.resnapshot()
         finally:
             await self._channels.unsubscribe(subscriber)
 

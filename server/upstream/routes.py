@@ -56,7 +56,7 @@ class UpstreamAdminController(Controller):
             log.error("new upstream token is in use but could not be stored: %s", type(exc).__name__)
             stored = False
         services.upstream.breaker.close()
-        services.background(services.sync.run_once("token"), "sync after token change")
+        services.background(services.request_sync("token"), "sync after token change")
         return _status(state, stored=stored)
 
 
