@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import contextlib
+import io
+import logging
 import os
 import sqlite3
 import sys
@@ -21,6 +25,8 @@ from server.db.tables import TABLES
 from server.errors import ConfigError
 
 
+log = logging.getLogger(__name__)
+
 # What a dead or refusing database raises through Piccolo, on either engine.
 DB_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -31,6 +37,8 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def make_engine(url: str) -> Engine:
+    # aiosqlite logs every statement with its parameters at DEBUG, secrets included.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,9 +76,14 @@ def bind_engine(engine: Engine) -> None:
 async def migrate(engine: Engine) -> None:
     """Apply every pending migration (idempotent)."""
     bind_engine(engine)
-    result = await run_forwards(app_name="goated", migration_id="all")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # Piccolo prints; we log one line instead
+        result = await run_forwards(app_name="goated", migration_id="all")
     if not result.success:
-        raise RuntimeError(f"migrations failed: {result.message}")
+        raise RuntimeError(f"migrations failed: {result.message}\n{printed.getvalue()}")
+    ran = [line.strip(" -") for line in printed.getvalue().splitlines() if "[forwards]" in line]
+    if ran:
+        log.info("applied %d migration(s): %s", len(ran), ", ".join(r.split(" [")[0] for r in ran))
 
 
 async def open_pool(engine: Engine) -> None:

@@ -107,10 +107,14 @@ async def test_redis_outage_degrades_then_fans_out_again(sqlite_url: str, redis_
                     assert health["parts"]["channels"]["status"] == "degraded"
                     assert "redis" in health["parts"]["channels"]["detail"]
 
+                    backend = leader.channels._backend
+                    async with asyncio.timeout(15):
+                        while backend.connected:  # wait until it noticed the outage
+                            await asyncio.sleep(0.05)
                     proxy.restore()
                     async with asyncio.timeout(15):
-                        while not leader.channels._backend.connected:
-                            await asyncio.sleep(0.1)
+                        while not backend.connected:
+                            await asyncio.sleep(0.05)
                     await http.post(f"{sim.base_url}/_sim/wager", json={"uid": snap_a["rows"][-2]["uid"], "amount": 70_000_000})
                     assert (await leader.sync.run_once("test")).status == "ok"
                     # The follower missed version 2 (published while Redis was cut): it
