@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get, patch, post
 from litestar.datastructures import State
-from litestar.params import Body, FromPath, Parameter
+from litestar.params import PathParameter, FromPath, JSONBody, Parameter
 
 from server.admin import admin_guard
 from server.errors import BadRequest
@@ -19,6 +19,10 @@ from server.races.service import RaceDetail, RacePage, RacePlayer, RaceService
 
 MAX_LIMIT = 1000
 
+
+
+# Ids are 64-bit in the database; a larger number is a 400, not an overflow.
+RaceId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="race id")]
 
 class RaceCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     title: str
@@ -81,14 +85,14 @@ class RaceController(Controller):
     async def race(
         self,
         state: State,
-        race_id: FromPath[int],
+        race_id: RaceId,
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = TOP,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> RaceDetail:
         return await _races(state).detail(race_id, limit, offset)
 
     @get("/{race_id:int}/players/{uid:str}", summary="One player's place in a race", cache=False)
-    async def player(self, state: State, race_id: FromPath[int], uid: FromPath[str]) -> RacePlayer:
+    async def player(self, state: State, race_id: RaceId, uid: FromPath[str]) -> RacePlayer:
         if not 1 <= len(uid) <= 64 or not uid.isalnum():
             raise BadRequest("uid must be 1-64 letters or digits")
         return await _races(state).player(race_id, uid)
@@ -100,15 +104,15 @@ class AdminRaceController(Controller):
     guards = [admin_guard]
 
     @post("/", summary="Create a race", status_code=201)
-    async def create(self, state: State, data: Annotated[RaceCreate, Body()]) -> RaceInfo:
+    async def create(self, state: State, data: JSONBody[RaceCreate]) -> RaceInfo:
         race = await _races(state).create(**msgspec.structs.asdict(data))
         return RaceInfo.of(race)
 
     @patch("/{race_id:int}", summary="Edit a race (terms while upcoming; a later end while live)")
-    async def edit(self, state: State, race_id: FromPath[int], data: Annotated[RacePatch, Body()]) -> RaceInfo:
+    async def edit(self, state: State, race_id: RaceId, data: JSONBody[RacePatch]) -> RaceInfo:
         race = await _races(state).edit(race_id, data.changes())
         return RaceInfo.of(race)
 
     @post("/{race_id:int}/cancel", summary="Cancel an upcoming or live race", status_code=200)
-    async def cancel(self, state: State, race_id: FromPath[int]) -> RaceInfo:
+    async def cancel(self, state: State, race_id: RaceId) -> RaceInfo:
         return RaceInfo.of(await _races(state).cancel(race_id))
