@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -53,6 +53,14 @@ class PlayerOut(msgspec.Struct, kw_only=True):
     gone: bool
     standings: list[PeriodStanding]
     history: list[HistoryPointOut]
+
+
+def data_age_headers(live: LiveBoards) -> dict[str, str]:
+    """How old the served board is: `Age` in seconds since its sync (absent before any)."""
+    if live.synced_at is None:
+        return {"X-Data-Status": "no-sync-yet"}
+    age = max(0, int((datetime.now(UTC) - live.synced_at).total_seconds()))
+    return {"Age": str(age), "X-Synced-At": live.synced_at.isoformat()}
 
 
 def parse_period(value: str) -> Period:
@@ -117,7 +125,7 @@ class LeaderboardController(Controller):
         q: Annotated[str | None, Parameter(min_length=1, max_length=64, description="name contains (true ranks kept)")] = None,
     ) -> Response[LeaderboardPage]:
         body = state.page_cache.page(parse_period(period), limit, offset, q)
-        return Response(body, media_type="application/json")
+        return Response(body, media_type="application/json", headers=data_age_headers(state.live))
 
     @get("/players/{uid:str}", summary="A player's standings and history")
     async def player(self, state: State, uid: FromPath[str]) -> PlayerOut:

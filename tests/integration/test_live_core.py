@@ -79,8 +79,10 @@ async def test_restart_resumes_without_a_burst_of_events(sqlite_url: str) -> Non
         async with running_app(settings) as (base, services):
             # Served at once from the database, before any sync.
             async with httpx.AsyncClient(base_url=base) as http:
-                page = (await http.get("/api/leaderboard/all_time", params={"limit": 1000})).json()
+                response = await http.get("/api/leaderboard/all_time", params={"limit": 1000})
+            page = response.json()
             assert [r["uid"] for r in page["rows"]] == [r.uid for r in board_before.rows]
+            assert int(response.headers["age"]) >= 0 and response.headers["x-synced-at"] == page["synced_at"].replace("Z", "+00:00")
             async with websockets.connect(ws_url(base)) as ws:
                 await ws.send(json.dumps({"op": "subscribe", "channel": "leaderboard:all_time"}))
                 await recv_type(ws, "snapshot")
