@@ -65,6 +65,9 @@ class RaceLifecycle:
         self._wake.set()
 
     async def run(self) -> None:
+        # Races that ended before this lifecycle ran (a restart, or this process taking over
+        # as leader) ended while none was watching: no final sync, settled "on_startup".
+        self.started_at = self._clock()
         try:
             while True:
                 self._wake.clear()
@@ -200,6 +203,7 @@ class RaceLifecycle:
             return None
         race, standings = settled
         self._tracker.forget(race_id)
+        log.info("race %d %r settled (%s): %d winner(s)", race.id, race.title, how.value, len(race.winners))
         await self._publish(RaceEnded(race=race, at=self._clock(), standings=tuple(standings[:TOP])))
         return race
 

@@ -3,7 +3,6 @@ for `race:current` and `race:{id}`, snapshots, replay, and the once-a-second tic
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,11 +23,9 @@ from server.races.messages import (
     StatusMsg,
     TickMsg,
 )
-from server.races.model import Race, RaceStatus
+from server.races.model import Race
 from server.races.standings import Standing
 from server.realtime.hub import Hub
-
-log = logging.getLogger(__name__)
 
 TOP = 50  # standings rows sent to viewers (the API pages through the rest)
 REPLAY_DEPTH = 32  # messages kept per channel so a reconnecting viewer can resume
@@ -133,7 +130,6 @@ class LiveRaces:
         self._send(view, lambda ch, seq: RaceEndedMsg(
             channel=ch, seq=seq, race_id=race.id, winners=race.winners, finalized=race.finalized,  # type: ignore[arg-type]
         ))
-        log.info("race %d %r settled (%s): %d winner(s)", race.id, race.title, race.finalized, len(race.winners))
         self._after_change()
 
     def _accept(self, race: Race) -> RaceView | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import msgspec
 
 from server.errors import NotFound
+from server.health import Part
 from server.leaderboard.sync import SyncService
 from server.races.calendar import Series, month_window, week_window
 from server.races.countdown import seconds_left
@@ -27,6 +30,8 @@ from server.races.store import RaceStore
 from server.races.tracker import RaceTracker
 from server.realtime.hub import Hub
 from server.realtime.messages import Event
+
+log = logging.getLogger(__name__)
 
 # Fields an admin may change, by status (the issue: terms and dates while upcoming; while
 # live only a later end; a typo in the title or rules can always be fixed before the end).
@@ -109,6 +114,28 @@ class RaceService:
             RaceEnded: self.live.on_ended,
         }
 
+    def health(self, lifecycle_task: asyncio.Task[None] | None, leader: bool = True) -> Part:
+        """What /health says about races: is the lifecycle running (on the sync leader, which
+        runs it), and can it reach the database."""
+        current = self.live.current()
+        info: dict[str, object] = {
+            "current": current.race.id if current else None,
+            "races": {str(r.id): r.status.value for r in self.live.races() if not r.status.final},
+            "ticks_sent": self.live.ticks_sent,
+            "lifecycle": "here" if leader else "on the sync leader",
+        }
+        if not leader:
+            return Part(status="ok", info=info)
+        if lifecycle_task is None or lifecycle_task.done():
+            return Part(status="degraded", detail="the race lifecycle is not running: races will not start or end on time", info=info)
+        if self.lifecycle.last_error:
+            return Part(
+                status="degraded",
+                detail=f"race lifecycle cannot reach the database ({self.lifecycle.last_error}); starts and ends wait for it",
+                info=info,
+            )
+        return Part(status="ok", info=info)
+
     # ---- admin -------------------------------------------------------------------------
 
     async def create(
@@ -177,6 +204,7 @@ class RaceService:
         if cancelled is None:
             raise InvalidRace(f"race {race_id} is {race.status.value}; only an upcoming or live race can be cancelled")
         self.tracker.forget(race_id)
+        log.info("race %d %r cancelled by an admin (was %s)", race_id, race.title, race.status.value)
         await self._publish(RaceStatusChanged(race=cancelled, previous=race.status, at=self._clock()))
         return cancelled
 

@@ -61,6 +61,8 @@ async def test_admin_api_needs_the_right_bearer_token(sqlite_url: str) -> None:
                 assert response.headers["www-authenticate"].startswith("Bearer")
             synced = await http.post("/api/admin/sync", headers=AUTH)
             assert synced.status_code == 200 and synced.json()["status"] == "ok" and synced.json()["players"] > 0
+            races = (await http.get("/health")).json()["parts"]["races"]
+            assert races["status"] == "ok" and races["info"]["current"] is None
 
 
 async def test_create_edit_cancel_and_read_races(database_url: str) -> None:
