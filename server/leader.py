@@ -48,6 +48,21 @@ class SoloElector:
         return None
 
 
+class FollowerElector:
+    """For processes that must never lead (the Telegram bot): they only follow events."""
+
+    name = "never (follower only)"
+
+    async def try_acquire(self) -> bool:
+        return False
+
+    async def still_held(self) -> bool:
+        return False
+
+    async def release(self) -> None:
+        return None
+
+
 class PostgresElector:
     name = "postgres advisory lock"
 

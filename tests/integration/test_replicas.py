@@ -96,3 +96,15 @@ async def test_two_replicas_share_deltas_and_survive_the_leader(pg_url: str, red
                 assert await leader_flag(survivor_base)
                 after = await recv_type(survivor_ws, "delta", timeout=10)
                 assert after["seq"] == msg["seq"] + 1, "the new leader carries the sync on"
+
+
+async def test_a_follower_only_process_never_takes_the_lead(sqlite_url: str) -> None:
+    from server.services import running_services
+    from tests.conftest import live_settings
+
+    async with running_sim() as sim:
+        async with running_services(live_settings(sqlite_url, sim), schedule=False, lead=False) as services:
+            await services.leadership.step()
+            assert not services.is_leader and "schedule" not in services.tasks
+        async with running_services(live_settings(sqlite_url, sim), schedule=False) as services:
+            assert services.is_leader  # alone on SQLite without Redis: it leads
