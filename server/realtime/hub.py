@@ -7,6 +7,8 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from litestar.exceptions import WebSocketDisconnect
+
 log = logging.getLogger(__name__)
 
 # Close codes (RFC 6455 and the 4000-4999 private range); docs/protocol.md lists them.
@@ -19,11 +21,16 @@ CLOSE_IDLE = 4000
 
 
 class Connection:
-    """One websocket: an outgoing queue drained by its own writer task, so a slow
-    client never delays the broadcast loop or anyone else."""
+    """One websocket and its outgoing queue.
+
+    A push to an idle connection starts sending at once, in the caller's turn of the event
+    loop (an eagerly started task), and only a socket that cannot take more data right now
+    leaves a task waiting on it; the queue behind it is bounded, so a slow client never
+    delays the broadcast or anyone else, and one that falls too far behind is cut off.
+    """
 
     __slots__ = (
-        "_send", "_close", "_queue", "_wake", "_max_backlog",
+        "_send", "_close", "_queue", "_drainer", "_max_backlog",
         "channels", "closed", "close_code", "close_reason", "peer",
     )
 
@@ -38,7 +45,7 @@ class Connection:
         self._send = send
         self._close = close
         self._queue: deque[str] = deque()
-        self._wake = asyncio.Event()
+        self._drainer: asyncio.Task[None] | None = None
         self._max_backlog = max_backlog
         self.channels: set[str] = set()
         self.closed = False
@@ -54,27 +61,56 @@ class Connection:
             self.shut(CLOSE_SLOW_CONSUMER, "too slow: messages were piling up")
             return False
         self._queue.append(text)
-        self._wake.set()
+        if self._drainer is None:
+            self._start_drain()
         return True
 
     def shut(self, code: int, reason: str) -> None:
-        """Drop what is queued and have the writer close the socket with `code`."""
+        """Drop what is queued and close the socket with `code`."""
         if self.closed:
             return
         self.closed = True
         self.close_code, self.close_reason = code, reason
         self._queue.clear()
-        self._wake.set()
+        if self._drainer is None:
+            self._start_drain()
 
-    async def run_writer(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
+    def _start_drain(self) -> None:
+        # An eager task runs right here until the socket would block; most of the time it
+        # finishes before the constructor returns, and then no task is left behind.
+        task = asyncio.Task(self._drain(), loop=asyncio.get_running_loop(), eager_start=True)
+        if not task.done():
+            self._drainer = task
+
+    async def _drain(self) -> None:
+        try:
             while self._queue:
                 await self._send(self._queue.popleft())
             if self.closed:
                 await self._close(self.close_code, self.close_reason)
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            # The peer is gone: nothing more can reach it; its handler cleans up.
+            self.closed = True
+            self._queue.clear()
+        finally:
+            self._drainer = None
+
+    async def finish(self, grace: float) -> None:
+        """Give a pending close frame `grace` seconds to leave, then stop writing."""
+        drainer = self._drainer
+        if drainer is None:
+            return
+        if self.closed:
+            try:
+                await asyncio.wait_for(asyncio.shield(drainer), grace)
                 return
+            except TimeoutError:
+                pass
+        drainer.cancel()
+        try:
+            await drainer
+        except asyncio.CancelledError:
+            pass
 
 
 class Hub:
@@ -84,6 +120,7 @@ class Hub:
         self._channels: dict[str, set[Connection]] = {}
         self.connections: set[Connection] = set()
         self.delivered = 0
+        self.bytes_queued = 0  # bytes of messages queued to viewers (for /metrics)
         self.dropped = 0  # messages not queued because the viewer was cut off
         self.slow_consumers_cut = 0
 
@@ -131,6 +168,7 @@ class Hub:
             else:
                 self.dropped += 1
         self.delivered += sent
+        self.bytes_queued += sent * (len(text) if text.isascii() else len(text.encode()))
         return sent
 
     def close_all(self, code: int, reason: str) -> None:

@@ -26,7 +26,6 @@ from server.realtime.messages import (
     client_decoder,
     encoder,
 )
-from server.realtime.relay import cancel_and_wait
 from server.realtime.sources import ChannelRouter
 
 log = logging.getLogger(__name__)
@@ -68,14 +67,14 @@ async def ws_endpoint(socket: WebSocket, state: State) -> None:
     deps.per_address[address] += 1
 
     async def send(text: str) -> None:
-        await socket.send_text(text)
+        # Straight to the ASGI send: this runs once per viewer per broadcast.
+        await socket.send({"type": "websocket.send", "bytes": None, "text": text})
 
     async def close(code: int, reason: str) -> None:
         await socket.close(code=code, reason=reason)
 
     conn = Connection(send, close, max_backlog=deps.limits.send_backlog, peer=address)
     deps.hub.attach(conn)
-    writer = asyncio.create_task(conn.run_writer())
     try:
         await _read_loop(socket, conn, deps)
     except WebSocketDisconnect:
@@ -85,14 +84,7 @@ async def ws_endpoint(socket: WebSocket, state: State) -> None:
         if deps.per_address[address] <= 0:
             del deps.per_address[address]
         deps.hub.detach(conn)
-        if not writer.done():
-            # Let a queued close frame go out; otherwise stop writing to a dead socket.
-            if conn.closed:
-                try:
-                    await asyncio.wait_for(asyncio.shield(writer), 1.0)
-                except (TimeoutError, Exception):  # noqa: BLE001 - the peer is gone either way
-                    pass
-            await cancel_and_wait(writer)
+        await conn.finish(grace=1.0)
 
 
 async def _read_loop(socket: WebSocket, conn: Connection, deps: SocketDeps) -> None:
