@@ -20,6 +20,12 @@ _POLICY = (
 CSP = _POLICY.format(ancestors="'none'")
 # OBS, streaming tools and the builder's preview frame the overlay.
 OVERLAY_CSP = _POLICY.format(ancestors="*")
+# Only the account page embeds Telegram's login widget: its script from telegram.org and
+# the sign-in frame from oauth.telegram.org (https://core.telegram.org/widgets/login).
+ACCOUNT_CSP = (
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self' https://telegram.org; frame-src https://oauth.telegram.org; frame-ancestors 'none'"
+)
 
 _UID = re.compile(r"[A-Za-z0-9]{1,64}")
 _RACE_ID = re.compile(r"[0-9]{1,18}")
@@ -32,7 +38,7 @@ def _page(name: str, csp: str = CSP) -> Response[bytes]:
         "Referrer-Policy": "same-origin",
         "Cache-Control": "no-cache",
     }
-    if csp == CSP:
+    if "frame-ancestors 'none'" in csp:
         headers["X-Frame-Options"] = "DENY"
     return Response((WEB / name).read_bytes(), media_type=MediaType.HTML, headers=headers)
 
@@ -76,7 +82,13 @@ async def admin_page() -> Response[bytes]:
     return _page("admin.html")
 
 
+@get("/account", media_type=MediaType.HTML, include_in_schema=False)
+async def account_page() -> Response[bytes]:
+    return _page("account.html", ACCOUNT_CSP)
+
+
 PAGES = [
+    account_page,
     leaderboard_page,
     current_race_page,
     race_page,

@@ -50,8 +50,13 @@ async def test_the_overlay_is_transparent_without_scrollbars_or_controls(browser
     assert layout["scrollW"] <= 1920 and layout["scrollH"] <= 1080 and layout["overflow"] == "hidden"
     assert layout["controls"] == 0
     assert layout["fontPx"] >= 20  # readable on a 1080p stream
-    mark = await page.evaluate("performance.getEntriesByName('overlay:first-rows').length")
-    assert mark == 1
+    # The first rows are tagged for Element Timing (what bench/overlay_bench.py reads).
+    painted = await page.evaluate(
+        """() => new Promise((resolve) => new PerformanceObserver((list) =>
+            resolve(list.getEntries().filter((e) => e.identifier === "overlay:first-rows").length)
+        ).observe({ type: "element", buffered: true }))"""
+    )
+    assert painted >= 1
     await snap(page, "overlay", omit_background=True, clip={"x": 0, "y": 0, "width": 640, "height": 560})
     assert errors.serious() == []
 

@@ -28,8 +28,17 @@ async def _noop(*_: object) -> None:
     return None
 
 
+_SENT: dict[int, list[str]] = {}  # what each viewer's socket was handed, by id(conn)
+
+
 def viewer(hub: Hub, *channels: str) -> Connection:
-    conn = Connection(_noop, _noop, max_backlog=10_000)
+    box: list[str] = []
+
+    async def record(text: str) -> None:
+        box.append(text)
+
+    conn = Connection(record, _noop, max_backlog=10_000)
+    _SENT[id(conn)] = box
     hub.attach(conn)
     for channel in channels:
         hub.join(conn, channel)
@@ -37,8 +46,9 @@ def viewer(hub: Hub, *channels: str) -> Connection:
 
 
 def sent(conn: Connection) -> list[dict]:
-    out = [json.loads(t) for t in conn._queue]  # noqa: SLF001 - the queue is what the writer would send
-    conn._queue.clear()  # noqa: SLF001
+    box = _SENT[id(conn)]
+    out = [json.loads(t) for t in box]
+    box.clear()
     return out
 
 
@@ -61,7 +71,7 @@ def race(version: int, status: RaceStatus = RaceStatus.UPCOMING, **kw: object) -
 ROW = Standing(position=1, prev_position=None, uid="u1", name="one", amount=5.0, prize_cents=600, gap=None, qualified=True)
 
 
-def test_a_race_lifetime_on_both_channels() -> None:
+async def test_a_race_lifetime_on_both_channels() -> None:
     clock, hub = Clock(), Hub()
     live = LiveRaces(hub, clock)
     live.load([], {})
@@ -96,7 +106,7 @@ def test_a_race_lifetime_on_both_channels() -> None:
     assert (after["type"], after["seq"], after["race"]) == ("race", 6, None)
 
 
-def test_echoes_and_late_events_are_not_sent_twice() -> None:
+async def test_echoes_and_late_events_are_not_sent_twice() -> None:
     clock, hub = Clock(), Hub()
     live = LiveRaces(hub, clock)
     live.load([race(3, RaceStatus.LIVE)], {7: (ROW,)})
@@ -108,7 +118,7 @@ def test_echoes_and_late_events_are_not_sent_twice() -> None:
     assert [m["seq"] for m in sent(conn)] == [4]
 
 
-def test_resume_replays_what_was_missed_or_says_it_cannot() -> None:
+async def test_resume_replays_what_was_missed_or_says_it_cannot() -> None:
     clock, hub = Clock(), Hub()
     live = LiveRaces(hub, clock)
     live.load([race(1, RaceStatus.LIVE)], {})
@@ -122,14 +132,14 @@ def test_resume_replays_what_was_missed_or_says_it_cannot() -> None:
     assert json.loads(live.snapshot("race:7", None))["seq"] == 5
 
 
-def test_channel_names() -> None:
+async def test_channel_names() -> None:
     live = LiveRaces(Hub(), Clock())
     live.load([race(1)], {})
     assert live.is_channel("current") and live.is_channel("7")
     assert not live.is_channel("8") and not live.is_channel("x7") and not live.is_channel("")
 
 
-def test_one_encoded_tick_per_channel_whatever_the_viewers() -> None:
+async def test_one_encoded_tick_per_channel_whatever_the_viewers() -> None:
     clock, hub = Clock(), Hub()
     live = LiveRaces(hub, clock)
     live.load([race(1, RaceStatus.LIVE), race(1, RaceStatus.UPCOMING, id=8)], {})
@@ -137,19 +147,19 @@ def test_one_encoded_tick_per_channel_whatever_the_viewers() -> None:
     nobody_on_8 = True
     clock.now = T0 + timedelta(seconds=20, milliseconds=3)
     assert live.tick(clock.now) == 2 and nobody_on_8  # race:7 and race:current; race:8 has no viewers
-    texts = [t for conn in viewers for t in conn._queue]  # noqa: SLF001
+    texts = [t for conn in viewers for t in _SENT[id(conn)]]
     by_channel: dict[str, set[int]] = {}
     for text in texts:
         by_channel.setdefault(json.loads(text)["channel"], set()).add(id(text))
     assert {ch: len(ids) for ch, ids in by_channel.items()} == {"race:7": 1, CURRENT: 1}  # one str object each
-    tick = json.loads(viewers[0]._queue[0])  # noqa: SLF001
+    tick = json.loads(_SENT[id(viewers[0])][0])
     assert tick == {
         "type": "tick", "channel": "race:7", "seq": 1, "race_id": 7,
         "server_now": "2026-11-26T12:00:20.003000Z", "status": "live", "seconds_left": 50,
     }
 
 
-def test_no_ticks_for_finished_races() -> None:
+async def test_no_ticks_for_finished_races() -> None:
     clock, hub = Clock(), Hub()
     live = LiveRaces(hub, clock)
     live.load([race(9, RaceStatus.ENDED, finalized=Finalized.ON_TIME, finalized_at=T0 - timedelta(hours=1))], {})

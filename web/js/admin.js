@@ -16,7 +16,10 @@ function show() {
   $("#login").hidden = signedIn;
   $("#console").hidden = !signedIn;
   $("#logout").hidden = !signedIn;
-  if (signedIn) loadRaces();
+  if (signedIn) {
+    loadRaces();
+    loadLinks();
+  }
 }
 
 function say(text, ok = false) {
@@ -173,6 +176,46 @@ async function forceSync() {
   }
 }
 
+// ---- Telegram link requests (GET/POST /api/admin/links) ----
+
+function linkRow(link) {
+  const approve = el("button", { class: "btn small", type: "button" }, "Approve");
+  approve.addEventListener("click", () => decideLink(link, "approve"));
+  const reject = el("button", { class: "btn danger small", type: "button" }, "Reject");
+  reject.addEventListener("click", () => decideLink(link, "reject"));
+  return el(
+    "tr",
+    { "data-key": link.id },
+    el("td", { class: "muted" }, link.id),
+    el("td", {}, link.telegram_name, el("div", { class: "muted" }, `id ${link.telegram_id}`)),
+    el("td", { class: "title" }, el("a", { href: `/player/${encodeURIComponent(link.uid)}` }, link.player_name)),
+    el("td", {}, when.format(new Date(link.requested_at))),
+    el("td", {}, el("div", { class: "actions" }, approve, reject)),
+  );
+}
+
+async function loadLinks() {
+  let links = [];
+  try {
+    links = (await admin("/api/admin/links?status=pending")).links || [];
+  } catch (err) {
+    say(`Could not load link requests: ${err.message}`);
+    return;
+  }
+  $("#links").replaceChildren(...links.map(linkRow));
+  $("#links-empty").hidden = links.length > 0;
+}
+
+async function decideLink(link, decision) {
+  try {
+    await admin(`/api/admin/links/${encodeURIComponent(link.id)}/${decision}`, { method: "POST" });
+    say(`Link request #${link.id} ${decision === "approve" ? "approved" : "rejected"}.`, true);
+  } catch (err) {
+    say(`Not ${decision === "approve" ? "approved" : "rejected"}: ${err.message}`);
+  }
+  loadLinks();
+}
+
 $("#login").addEventListener("submit", (e) => {
   e.preventDefault();
   const value = $("#token").value.trim();
@@ -189,4 +232,5 @@ form.addEventListener("submit", save);
 $("#new").addEventListener("click", resetForm);
 $("#refresh").addEventListener("click", loadRaces);
 $("#sync").addEventListener("click", forceSync);
+$("#links-refresh").addEventListener("click", loadLinks);
 show();
