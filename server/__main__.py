@@ -1,4 +1,4 @@
-"""The `goated` command: serve, sync --once, simulate, migrate."""
+"""The `goated` command: serve, sync --once, bot, simulate, migrate, doctor."""
 
 from __future__ import annotations
 
@@ -119,6 +119,50 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bot(args: argparse.Namespace) -> int:
+    """The Telegram bot as its own process, against the same database (and Redis)."""
+    import signal
+
+    from server.services import running_services
+
+    settings = _settings()
+    _logging(settings)
+    if not settings.telegram_enabled:
+        print(
+            "goated bot: Telegram is not configured: set TELEGRAM_API_ID, TELEGRAM_API_HASH and TELEGRAM_BOT_TOKEN "
+            "(see docs/telegram.md)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        # No sync schedule here: the servers sync; this process follows their events.
+        async with running_services(settings, schedule=False, lead=False, bot=True):
+            log.info("goated bot running (channel %s, %d admin(s))", settings.telegram_channel or "not set", len(settings.telegram_admin_ids))
+            await stop.wait()
+        log.info("goated bot stopped")
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from server.doctor import GROUPS, report, run_checks
+
+    only = [name.strip() for name in args.only.split(",")] if args.only else None
+    unknown = sorted(set(only or ()) - set(GROUPS))
+    if unknown:
+        print(f"goated doctor: unknown check(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}", file=sys.stderr)
+        return 2
+    text, status = report(asyncio.run(run_checks(os.environ, timeout=args.timeout, only=only)))
+    print(text)
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="goated",
@@ -150,6 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="apply database migrations (serve also does this on start)")
     mig.set_defaults(func=cmd_migrate)
+
+    bot = sub.add_parser(
+        "bot",
+        help="run the Telegram bot as its own process (mirrors events, answers commands, links accounts)",
+        description="Run the Telegram bot against the same database and Redis as the servers. Needs TELEGRAM_API_ID, "
+        "TELEGRAM_API_HASH and TELEGRAM_BOT_TOKEN; one bot runs per deployment (a lease in the database), "
+        "extra ones stand by. See docs/telegram.md.",
+    )
+    bot.set_defaults(func=cmd_bot)
+
+    doctor = sub.add_parser("doctor", help="check the configuration and every service it names; exit 1 if something is broken")
+    doctor.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each service")
+    doctor.add_argument("--only", help="comma-separated checks to run: config,database,redis,upstream,admin,telegram,port")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 

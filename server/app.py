@@ -9,7 +9,7 @@ from datetime import datetime
 
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import ResponseHeader
+from litestar.datastructures import ResponseHeader, State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -20,11 +20,14 @@ from server.admin import AdminController
 from server.errors import GoatedError
 from server.health import health
 from server.leaderboard.routes import LeaderboardController
+from server.logs import DeferringLoggingConfig, protect
+from server.metrics import Metrics, metrics_endpoint
 from server.races.routes import AdminRaceController, RaceController
 from server.pages import PAGES, WEB
 from server.realtime.socket import ws_endpoint
 from server.services import running_services, utc_now
 from server.settings import Settings
+from server.telegram.routes import AdminLinkController, AuthController
 from server.upstream.routes import UpstreamAdminController
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,9 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     schedule: bool = True,
 ) -> Litestar:
+    protect(settings)
+    metrics = Metrics(clock)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with running_services(settings, clock=clock, schedule=schedule) as services:
@@ -56,18 +62,25 @@ def create_app(
             app.state.store = services.store
             app.state.page_cache = services.page_cache
             app.state.socket_deps = services.socket_deps
+            metrics.attach(services)
             log.info("Goated Live ready (%s mode) on %s", services.mode, settings.database_url.split("@")[-1])
-            yield
+            try:
+                yield
+            finally:
+                metrics.detach()
 
     return Litestar(
         route_handlers=[
             *PAGES,
             health,
+            metrics_endpoint,
             LeaderboardController,
             RaceController,
             AdminRaceController,
             AdminController,
             UpstreamAdminController,
+            AuthController,
+            AdminLinkController,
             ws_endpoint,
             create_static_files_router(path="/static", directories=[WEB], include_in_schema=False),
         ],
@@ -81,7 +94,9 @@ def create_app(
             render_plugins=[SwaggerRenderPlugin()],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
-        middleware=[rate_limit_config(settings.rate_limit_per_minute, parse_networks(settings.trusted_proxies)).middleware],
+        state=State({"metrics": metrics, "metrics_token": settings.metrics_token}),
+        logging_config=DeferringLoggingConfig(),
+        middleware=[metrics.http.middleware, rate_limit_config(settings.rate_limit_per_minute, parse_networks(settings.trusted_proxies)).middleware],
         stores={"rate_limit": rate_limit_store(settings.redis_url, f"{settings.channel_prefix}:rate")()},
         response_headers=[
             ResponseHeader(name="X-Content-Type-Options", value="nosniff"),

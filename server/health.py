@@ -13,7 +13,7 @@ from litestar.datastructures import State
 if TYPE_CHECKING:
     from server.services import Services
 
-Status = Literal["ok", "degraded", "down"]
+Status = Literal["ok", "degraded", "down", "off"]  # off: a feature not configured (Telegram)
 
 
 class Part(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -32,8 +32,8 @@ class HealthReport(msgspec.Struct, kw_only=True):
 def overall(parts: dict[str, Part]) -> Status:
     """`down` only when there is nothing to serve; a part down with a board in memory is
     `degraded`: viewers still get the last good board."""
-    statuses = {p.status for p in parts.values()}
-    if statuses == {"ok"}:
+    statuses = {p.status for p in parts.values()} - {"off"}
+    if statuses <= {"ok"}:
         return "ok"
     if parts["sync"].info.get("seq", 0) == 0 and "down" in statuses:
         return "down"
@@ -42,7 +42,12 @@ def overall(parts: dict[str, Part]) -> Status:
 
 @get("/health", summary="Health of each part", tags=["operations"], cache=False)
 async def health(state: State) -> Response[HealthReport]:
-    services = state.services
+    report = await build_report(state.services)
+    return Response(report, status_code=200 if report.status != "down" else 503)
+
+
+async def build_report(services: Services) -> HealthReport:
+    """Every part's state now (also what the bot's /status shows)."""
     now = datetime.now(UTC)
     parts = {
         "database": await _database(services),
@@ -53,9 +58,11 @@ async def health(state: State) -> Response[HealthReport]:
             status="ok",
             info={"connections": len(services.hub.connections), "channels": services.hub.channel_counts()},
         ),
+        "races": services.races.health(services.tasks.get("race_lifecycle"), services.is_leader),
     }
-    report = HealthReport(status=overall(parts), mode=services.mode, now=now, parts=parts)
-    return Response(report, status_code=200 if report.status != "down" else 503)
+    if services.telegram is not None:
+        parts["telegram"] = await services.telegram.health(now)
+    return HealthReport(status=overall(parts), mode=services.mode, now=now, parts=parts)
 
 
 async def _database(services: Services) -> Part:

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from server.access import parse_networks
 from server.db.engine import DB_ERRORS, close_pool, migrate, open_engine, open_pool
 from server.health import Part
-from server.leader import Elector, Leadership, PostgresElector, RedisElector, SoloElector
+from server.leader import Elector, FollowerElector, Leadership, PostgresElector, RedisElector, SoloElector
 from server.leaderboard.live import LiveBoards
 from server.leaderboard.routes import PageCache
 from server.leaderboard.store import BoardStore
@@ -34,6 +34,7 @@ from server.realtime.relay import Relay, cancel_and_wait
 from server.realtime.socket import SocketDeps, SocketLimits
 from server.realtime.sources import ChannelRouter, LeaderboardSource, is_period
 from server.settings import Settings
+from server.telegram.runtime import ClientFactory, Telegram, running_telegram
 from server.upstream.client import GoatedClient
 from server.upstream.demo import start_demo_upstream
 from server.upstream.resilience import ResilientUpstream, RetryPolicy, make_breaker
@@ -63,6 +64,7 @@ class Services:
     channels: ChannelsPlugin
     redis: Redis | None
     races: RaceService | None = None
+    telegram: Telegram | None = None
     leadership: Leadership | None = None
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _jobs: set[asyncio.Task[object]] = field(default_factory=set)
@@ -118,8 +120,17 @@ async def running_services(
     *,
     clock: Callable[[], datetime] = utc_now,
     schedule: bool = True,
+    lead: bool = True,
+    bot: bool | None = None,
+    telegram_client: ClientFactory | None = None,
 ) -> AsyncIterator[Services]:
-    """Build every resource, start the background tasks, and undo it all on exit."""
+    """Build every resource, start the background tasks, and undo it all on exit.
+
+    `lead`: campaign for the sync leadership (the bot process never does, or it could win
+    the lock and leave the deployment with nobody syncing).
+    `bot` runs the Telegram bot here (default: TELEGRAM_BOT_IN_SERVE); `telegram_client`
+    builds its pyrogram client (tests fake Telegram there).
+    """
     async with AsyncExitStack() as stack:
         engine = await open_engine(settings.database_url)
         await migrate(engine)
@@ -204,11 +215,16 @@ async def running_services(
         leader_work["race_lifecycle"] = races.lifecycle.run
         services.tasks["race_ticker"] = asyncio.create_task(run_ticker(races.live, clock), name="race_ticker")
         # ---- end races ----
+        # ---- telegram: outbox rows from syncs and races; the bot where it runs (off without credentials) ----
+        services.telegram = await stack.enter_async_context(
+            running_telegram(services, clock, bot=bot, make=telegram_client)
+        )
+        # ---- end telegram ----
         services.tasks["relay"] = asyncio.create_task(relay.run(), name="relay")
         if schedule:
             leader_work["schedule"] = lambda: run_schedule(sync, settings.interval, first_now=_board_is_stale(live, settings, clock))
         services.leadership = Leadership(
-            _elector(settings, redis),
+            _elector(settings, redis) if lead else FollowerElector(),
             on_elected=lambda: _start_leader_work(services, leader_work),
             on_deposed=lambda: _stop_leader_work(services, leader_work),
         )
@@ -225,7 +241,24 @@ async def running_services(
 
 def _sync_if_leader(services: Services, event: SyncRequested) -> None:
     if services.is_leader:
-        services.background(services.sync.run_once(event.trigger), f"{event.trigger} sync requested by another replica")
+        services.background(_requested_sync(services, event.trigger), f"{event.trigger} sync requested by another replica")
+
+
+async def _requested_sync(services: Services, trigger: str) -> None:
+    if trigger == "token":  # an admin set a new token on another replica: it is in the database
+        await _reload_token(services)
+    await services.sync.run_once(trigger)
+
+
+async def _reload_token(services: Services) -> None:
+    """Take the token an admin stored (the leader may have been a follower when it was set)."""
+    if services.settings.demo:
+        return
+    before = services.token.token
+    await services.token.load()
+    if services.token.token != before:
+        services.client.set_token(services.token.token)
+        services.upstream.breaker.close()
 
 
 def _elector(settings: Settings, redis: Redis | None) -> Elector:
@@ -246,6 +279,7 @@ async def _start_leader_work(services: Services, work: dict[str, Callable[[], Co
         # Followers only kept the boards; the leader diffs against the full snapshot.
         seq = services.live.seq
         await services.sync.load()
+        await _reload_token(services)
         if services.live.seq != seq:
             services.relay.resnapshot()
     for name, start in work.items():

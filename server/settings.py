@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,11 +46,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_per_minute: int = 600
     trusted_proxies: str = ""  # comma-separated addresses/CIDRs whose X-Forwarded-For we believe
     log_level: str = "INFO"
+    log_format: str = "text"  # text | json (one object per line)
+    metrics_token: str | None = None  # None: /metrics answers anyone who can reach it
     race_monthly_pool_cents: int | None = None  # None: no automatic monthly race (demo mode has one)
     race_monthly_split: tuple[float, ...] = DEFAULT_RACE_SPLIT
     race_weekly_pool_cents: int | None = None
     race_weekly_split: tuple[float, ...] = DEFAULT_RACE_SPLIT
     race_min_wager: float = 0.0
+    # ---- telegram (off unless the API id, hash and bot token are all set) ----
+    telegram_api_id: int | None = None
+    telegram_api_hash: str | None = None
+    telegram_bot_token: str | None = None
+    telegram_channel: str | None = None  # @username or numeric id (-100...): where digests and race posts go
+    telegram_admin_ids: tuple[int, ...] = ()  # numeric user ids, never usernames
+    telegram_top_n: int = 10  # places that count in a digest
+    telegram_min_move: int = 1  # places a player must climb to be listed as a mover
+    telegram_periods: tuple[str, ...] = ("today", "weekly", "monthly", "all_time")  # boards with digests
+    telegram_bot_in_serve: bool = True  # False: `serve` only writes the outbox; run `goated bot` to send
+    telegram_session_dir: str = "data"  # where the bot keeps its MTProto session file
 
     @property
     def demo(self) -> bool:
@@ -67,6 +81,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.redis_prefix or f"goated:{self.affiliate_code}"
 
     @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgres://", "postgresql://"))
 
@@ -76,11 +94,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def public(self) -> dict[str, object]:
         """A view safe to print: secrets are masked."""
-        masked = {"goated_token", "admin_token"}
         out: dict[str, object] = {}
         for field in self.__struct_fields__:
             value = getattr(self, field)
-            out[field] = "***" if field in masked and value else value
+            out[field] = "***" if field.endswith(("token", "secret", "password", "api_hash")) and value else value
         out["database_url"] = _mask_url(self.database_url)
         if self.redis_url:
             out["redis_url"] = _mask_url(self.redis_url)
@@ -125,6 +142,68 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError(f"{var}: {exc}") from None
         if self.race_min_wager < 0:
             raise ConfigError("RACE_MIN_WAGER must not be negative")
+        _validate_telegram(self)
+
+
+def _validate_telegram(s: Settings) -> None:
+    given = {
+        "TELEGRAM_API_ID": s.telegram_api_id is not None,
+        "TELEGRAM_API_HASH": s.telegram_api_hash is not None,
+        "TELEGRAM_BOT_TOKEN": s.telegram_bot_token is not None,
+    }
+    if any(given.values()) and not all(given.values()):
+        missing = ", ".join(name for name, ok in given.items() if not ok)
+        raise ConfigError(f"TELEGRAM_API_ID, TELEGRAM_API_HASH and TELEGRAM_BOT_TOKEN go together: {missing} missing")
+    if s.telegram_bot_token is not None and not _BOT_TOKEN.fullmatch(s.telegram_bot_token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token from BotFather (<digits>:<secret>)")
+    if s.telegram_api_hash is not None and not _API_HASH.fullmatch(s.telegram_api_hash):
+        raise ConfigError("TELEGRAM_API_HASH must be the 32 hex digits shown at my.telegram.org")
+    if not 1 <= s.telegram_top_n <= 50:
+        raise ConfigError("TELEGRAM_TOP_N must be between 1 and 50")
+    if s.telegram_min_move < 1:
+        raise ConfigError("TELEGRAM_MIN_MOVE must be at least 1")
+    unknown = sorted(set(s.telegram_periods) - {"today", "weekly", "monthly", "all_time"})
+    if unknown:
+        raise ConfigError(f"TELEGRAM_PERIODS: unknown period(s) {', '.join(unknown)}; use today, weekly, monthly, all_time")
+
+
+_BOT_TOKEN = re.compile(r"[0-9]{3,20}:[A-Za-z0-9_-]{20,100}")
+_API_HASH = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _telegram_ids(raw: str) -> tuple[int, ...]:
+    ids: list[int] = []
+    for part in re.split(r"[\s,]+", raw.strip()):
+        if not part:
+            continue
+        if not re.fullmatch(r"[0-9]{1,20}", part):
+            raise ValueError(
+                f"{part!r} is not a numeric Telegram user id; usernames change hands, so only ids are accepted "
+                "(an admin can get theirs from @userinfobot)"
+            )
+        ids.append(int(part))
+    return tuple(ids)
+
+
+def _telegram_channel(raw: str) -> str:
+    if re.fullmatch(r"-?[0-9]{5,20}", raw) or re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,31}", raw):
+        return raw
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", raw):
+        return f"@{raw}"
+    raise ValueError("must be the channel's @username or its numeric id (e.g. -1001234567890)")
+
+
+def _periods(raw: str) -> tuple[str, ...]:
+    return tuple(p.strip().lower() for p in raw.split(",") if p.strip())
+
+
+def _flag(raw: str) -> bool:
+    value = raw.lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
 
 
 def _positive_float(raw: str) -> float:
@@ -153,6 +232,13 @@ def _log_level(raw: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
     return level
+
+
+def _log_format(raw: str) -> str:
+    fmt = raw.lower()
+    if fmt not in {"text", "json"}:
+        raise ValueError("must be text or json")
+    return fmt
 
 
 def _non_negative_float(raw: str) -> float:
@@ -198,6 +284,8 @@ _ENV = {
     "SIM_SPEED": ("sim_speed", _positive_float),
     "UPSTREAM_TIMEOUT": ("upstream_timeout", _positive_float),
     "LOG_LEVEL": ("log_level", _log_level),
+    "LOG_FORMAT": ("log_format", _log_format),
+    "METRICS_TOKEN": ("metrics_token", _text),
     "WS_MAX_CONNECTIONS_PER_IP": ("ws_max_per_address", _positive_int),
     "RATE_LIMIT_PER_MINUTE": ("rate_limit_per_minute", _positive_int),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
@@ -206,4 +294,14 @@ _ENV = {
     "RACE_WEEKLY_POOL": ("race_weekly_pool_cents", cents_from_amount),
     "RACE_WEEKLY_SPLIT": ("race_weekly_split", split_from_text),
     "RACE_MIN_WAGER": ("race_min_wager", _non_negative_float),
+    "TELEGRAM_API_ID": ("telegram_api_id", _positive_int),
+    "TELEGRAM_API_HASH": ("telegram_api_hash", _text),
+    "TELEGRAM_BOT_TOKEN": ("telegram_bot_token", _text),
+    "TELEGRAM_CHANNEL": ("telegram_channel", _telegram_channel),
+    "TELEGRAM_ADMIN_IDS": ("telegram_admin_ids", _telegram_ids),
+    "TELEGRAM_TOP_N": ("telegram_top_n", _positive_int),
+    "TELEGRAM_MIN_MOVE": ("telegram_min_move", _positive_int),
+    "TELEGRAM_PERIODS": ("telegram_periods", _periods),
+    "TELEGRAM_BOT_IN_SERVE": ("telegram_bot_in_serve", _flag),
+    "TELEGRAM_SESSION_DIR": ("telegram_session_dir", _text),
 }

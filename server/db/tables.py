@@ -65,5 +65,6 @@ class AppState(Table, tablename="app_state"):
 
 
 from server.races.tables import RACE_TABLES  # noqa: E402 - feature tables join the one tuple
+from server.telegram.tables import TELEGRAM_TABLES  # noqa: E402
 
-TABLES: tuple[type[Table], ...] = (PlayerRow, SyncRun, HistoryPoint, AppState, *RACE_TABLES)
+TABLES: tuple[type[Table], ...] = (PlayerRow, SyncRun, HistoryPoint, AppState, *RACE_TABLES, *TELEGRAM_TABLES)

@@ -19,6 +19,7 @@ from server.leaderboard.live import LiveBoards
 from server.leaderboard.pending import PendingWrites
 from server.leaderboard.ranking import rank_all
 from server.leaderboard.store import BoardStore, SyncWrite
+from server.logs import SYNC_ID
 from server.realtime.messages import BoardsSynced, DeltaMsg
 from server.upstream.client import Fetched
 
@@ -118,6 +119,7 @@ class SyncService:
         self.database = DatabaseHealth()
         self.last_result: SyncResult | None = None
         self.listeners: list[SyncListener] = []
+        self.observers: list[Callable[[SyncResult], None]] = []  # called with every result (/metrics)
 
     @property
     def players(self) -> Mapping[str, Player]:
@@ -144,6 +146,7 @@ class SyncService:
         if self._inflight is not None:
             return await asyncio.shield(self._inflight)
         self._inflight = asyncio.get_running_loop().create_future()
+        context = SYNC_ID.set(None)  # _run binds the run id: every log line of the sync carries it
         try:
             result = await self._run(trigger)
         except BaseException as exc:
@@ -152,14 +155,18 @@ class SyncService:
             raise
         else:
             self._inflight.set_result(result)
+            for observe in self.observers:
+                observe(result)
             return result
         finally:
+            SYNC_ID.reset(context)
             self._inflight = None
 
     async def _run(self, trigger: str) -> SyncResult:
         timings: dict[str, float] = {}
         started = self._clock()
         run_id = await self._start_run(trigger, started)
+        SYNC_ID.set(run_id)
         try:
             fetched = await self._upstream.fetch()
             timings["fetch"] = fetched.elapsed
@@ -235,6 +242,7 @@ class SyncService:
             "sync %s ok: %d players, %d changes, version %d, %.0f ms%s",
             run_id if run_id is not None else "-", len(current), changes, seq, timings["total"] * 1000,
             "" if stored else " (held: database unavailable)",
+            extra={"trigger": trigger, "ms": {stage: round(s * 1000, 1) for stage, s in timings.items()}},
         )
         self.last_result = SyncResult(run_id, "ok", len(current), changes, seq, None, timings, stored)
         return self.last_result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -35,6 +36,8 @@ class GoatedClient:
         self._http = http
         self._url = f"{base_url.rstrip('/')}/affiliate/referral-leaderboard/{code}"
         self._token = token
+        # Called with (HTTP status or "timeout"/"error", seconds) after every request (/metrics).
+        self.observers: list[Callable[[str, float], None]] = []
 
     @property
     def url(self) -> str:
@@ -51,10 +54,12 @@ class GoatedClient:
         try:
             response = await self._http.get(self._url, headers=headers)
         except httpx.TimeoutException as exc:
+            self._observe("timeout", started)
             raise UpstreamUnavailable(f"upstream timed out ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
+            self._observe("error", started)
             raise UpstreamUnavailable(f"upstream unreachable: {type(exc).__name__}: {exc}") from None
-        elapsed = time.perf_counter() - started
+        elapsed = self._observe(str(response.status_code), started)
         status = response.status_code
         if status in (401, 403):
             raise UpstreamAuthError(f"upstream answered {status}: token expired or revoked")
@@ -70,6 +75,12 @@ class GoatedClient:
         decode_started = time.perf_counter()
         players = decode(response.content)
         return Fetched(players, status, elapsed, time.perf_counter() - decode_started)
+
+    def _observe(self, outcome: str, started: float) -> float:
+        elapsed = time.perf_counter() - started
+        for observe in self.observers:
+            observe(outcome, elapsed)
+        return elapsed
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -25,6 +25,7 @@ async def serve_on_loopback(app: object, host: str = "127.0.0.1", port: int = 0)
         log_level="warning",
         lifespan="on",
         access_log=False,
+        log_config=None,  # keep the host process's logging (server/logs.py)
         timeout_keep_alive=120,  # longer than any sync interval: no reuse of a closing connection
         proxy_headers=False,  # see server/serve.py
     )

@@ -38,7 +38,8 @@ class RetryPolicy:
 
 class _Transitions(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:  # type: ignore[no-untyped-def]
-        log.warning("upstream circuit breaker: %s -> %s", old_state.name, new_state.name)
+        if old_state.name != new_state.name:  # close() on a closed breaker "changes" it too
+            log.warning("upstream circuit breaker: %s -> %s", old_state.name, new_state.name)
 
 
 def make_breaker(fail_max: int = 5, reset_timeout: float = 60.0) -> pybreaker.CircuitBreaker:

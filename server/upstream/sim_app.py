@@ -17,6 +17,7 @@ from litestar import Litestar, Request, Response, delete, get, post
 from litestar.enums import MediaType
 from litestar.params import FromPath, JSONBody
 
+from server.logs import DeferringLoggingConfig
 from server.upstream.simulator import Simulation
 
 __all__ = ["FaultMode", "FaultSpec", "Faults", "create_sim_app", "serve_sim"]
@@ -217,6 +218,7 @@ def create_sim_app(
     return Litestar(
         route_handlers=[leaderboard, state, set_fault, clear_faults, jump, rename, wager],
         openapi_config=None,
+        logging_config=DeferringLoggingConfig(),  # Litestar's default would take over the root logger
     )
 
 
@@ -226,7 +228,7 @@ async def serve_sim(
     """Serve a fresh simulation starting now until the server is told to exit."""
     simulation = Simulation(players=players, seed=seed, speed=speed, start=_utc_now())
     app = create_sim_app(simulation, token=token)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None))
     await server.serve()
 
 

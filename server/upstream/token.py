@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from server.db.tables import AppState
 from server.errors import BadRequest
+from server.logs import secrets
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class TokenKeeper:
         if expires is not None and expires <= now:
             raise BadRequest(f"that token already expired at {expires.isoformat()}")
         self.token, self.source, self.expires_at, self.set_at = token, "admin", expires, now
+        secrets.add(token)
         self._warned_for = None
         log.info("upstream token replaced by an admin (%s, expires %s)", fingerprint(token), expires)
 
@@ -101,6 +103,7 @@ class TokenKeeper:
         if self.token and self.expires_at and stored_exp and self.expires_at >= stored_exp:
             return
         self.token, self.source, self.expires_at, self.set_at = stored, "admin", stored_exp, row["updated_at"]
+        secrets.add(stored)
 
     async def save(self, now: datetime) -> None:
         assert self.token is not None

@@ -1,0 +1,87 @@
+"""Sign in with Telegram: the widget's hash as Telegram specifies it, and the session cookie."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from server.telegram.login import (
+    LoginRefused,
+    TelegramIdentity,
+    check_string,
+    read_session,
+    session_key,
+    sign_session,
+    verify_widget,
+)
+
+TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+AUTH_DATE = int(NOW.timestamp()) - 60
+
+
+def telegram_signs(fields: dict[str, str]) -> str:
+    """Telegram's documented algorithm, written out independently of the code under test."""
+    lines = sorted(f"{k}={v}" for k, v in fields.items())
+    secret = hashlib.sha256(TOKEN.encode()).digest()
+    return hmac.new(secret, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
+
+
+FIELDS = {"id": "42", "first_name": "Ann", "last_name": "Lee", "username": "ann", "photo_url": "https://t.me/i/userpic/320/ann.jpg", "auth_date": str(AUTH_DATE)}
+
+
+def test_known_good_data_is_accepted() -> None:
+    data = {**FIELDS, "hash": telegram_signs(FIELDS)}
+    assert check_string(data) == "\n".join(f"{k}={FIELDS[k]}" for k in sorted(FIELDS))
+    who = verify_widget(data, TOKEN, NOW)
+    assert who == TelegramIdentity(id=42, first_name="Ann", last_name="Lee", username="ann", photo_url=FIELDS["photo_url"])
+    assert who.name == "Ann Lee"
+    # Numbers as JSON numbers (the account page posts JSON) check the same.
+    assert verify_widget({**data, "id": 42, "auth_date": AUTH_DATE}, TOKEN, NOW).id == 42
+    assert verify_widget({**data, "hash": data["hash"].upper()}, TOKEN, NOW).id == 42
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"first_name": "Eve"},  # a field changed after signing
+        {"id": "43"},
+        {"extra": "1"},  # a field added
+        {"hash": "f" * 64},
+        {"hash": ""},
+    ],
+)
+def test_tampered_data_is_refused(change: dict[str, str]) -> None:
+    data = {**FIELDS, "hash": telegram_signs(FIELDS), **change}
+    with pytest.raises(LoginRefused):
+        verify_widget(data, TOKEN, NOW)
+
+
+def test_another_bots_signature_is_refused() -> None:
+    data = {**FIELDS, "hash": telegram_signs(FIELDS)}
+    with pytest.raises(LoginRefused):
+        verify_widget(data, "999:" + "Z" * 35, NOW)
+
+
+def test_a_login_older_than_a_day_is_refused() -> None:
+    stale = {**FIELDS, "auth_date": str(int((NOW - timedelta(days=1, seconds=1)).timestamp()))}
+    with pytest.raises(LoginRefused, match="more than a day old"):
+        verify_widget({**stale, "hash": telegram_signs(stale)}, TOKEN, NOW)
+    fresh = {**FIELDS, "auth_date": str(int((NOW - timedelta(hours=23)).timestamp()))}
+    assert verify_widget({**fresh, "hash": telegram_signs(fresh)}, TOKEN, NOW).id == 42
+
+
+def test_the_session_cookie_round_trips_and_resists_forgery() -> None:
+    key = session_key(TOKEN)
+    who = TelegramIdentity(id=42, first_name="Ann", username="ann")
+    cookie = sign_session(who, key, NOW)
+    assert read_session(cookie, key, NOW + timedelta(days=29)) == who
+    assert read_session(cookie, key, NOW + timedelta(days=31)) is None  # expired
+    assert read_session(cookie, session_key("999:" + "Z" * 35), NOW) is None  # another bot token
+    body, _, mac = cookie.rpartition(".")
+    forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB")
+    assert read_session(f"{forged}.{mac}", key, NOW) is None
+    assert read_session("garbage", key, NOW) is None and read_session(None, key, NOW) is None
