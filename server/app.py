@@ -96,7 +96,11 @@ def create_app(
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         state=State({"metrics": metrics, "metrics_token": settings.metrics_token}),
         logging_config=DeferringLoggingConfig(),
-        middleware=[metrics.http.middleware, rate_limit_config(settings.rate_limit_per_minute, parse_networks(settings.trusted_proxies)).middleware],
+        middleware=[
+            metrics.http.middleware,
+            # 0 turns it off, for deployments whose proxy limits requests already.
+            *([rate_limit_config(settings.rate_limit_per_minute, parse_networks(settings.trusted_proxies)).middleware] if settings.rate_limit_per_minute else []),
+        ],
         stores={"rate_limit": rate_limit_store(settings.redis_url, f"{settings.channel_prefix}:rate")()},
         response_headers=[
             ResponseHeader(name="X-Content-Type-Options", value="nosniff"),

@@ -220,6 +220,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or a positive whole number")
+    return value
+
+
 def _port(raw: str) -> int:
     value = int(raw)
     if not 0 < value < 65536:
@@ -287,7 +294,7 @@ _ENV = {
     "LOG_FORMAT": ("log_format", _log_format),
     "METRICS_TOKEN": ("metrics_token", _text),
     "WS_MAX_CONNECTIONS_PER_IP": ("ws_max_per_address", _positive_int),
-    "RATE_LIMIT_PER_MINUTE": ("rate_limit_per_minute", _positive_int),
+    "RATE_LIMIT_PER_MINUTE": ("rate_limit_per_minute", _non_negative_int),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "RACE_MONTHLY_POOL": ("race_monthly_pool_cents", cents_from_amount),
     "RACE_MONTHLY_SPLIT": ("race_monthly_split", split_from_text),

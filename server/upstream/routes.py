@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import msgspec
 from litestar import Controller, get, put
 from litestar.datastructures import State
-from litestar.params import Body
+from litestar.params import JSONBody
 
 from server.admin import admin_guard
 from server.db.engine import DB_ERRORS
@@ -41,7 +41,8 @@ class UpstreamAdminController(Controller):
         return _status(state, stored=True)
 
     @put("/", summary="Replace the upstream token without a restart")
-    async def replace_token(self, state: State, data: TokenIn = Body(description="the new JWT from Goated")) -> TokenStatus:
+    async def replace_token(self, state: State, data: JSONBody[TokenIn]) -> TokenStatus:
+        """The body is `{"token": "<the new JWT from Goated>"}`."""
         services = state.services
         if services.settings.demo:
             raise BadRequest("demo mode reads the built-in simulator, which needs no token; set GOATED_TOKEN to go live")
