@@ -48,3 +48,9 @@ def test_public_view_masks_secrets() -> None:
     text = repr(s.public())
     assert "secret-jwt" not in text and "admin-secret" not in text and "pw@" not in text
     assert "u:***@db/goated" in text
+
+
+def test_rate_limit_zero_turns_it_off_but_negative_is_refused() -> None:
+    assert Settings.from_env({"RATE_LIMIT_PER_MINUTE": "0"}).rate_limit_per_minute == 0
+    with pytest.raises(ConfigError, match="RATE_LIMIT_PER_MINUTE"):
+        Settings.from_env({"RATE_LIMIT_PER_MINUTE": "-1"})
