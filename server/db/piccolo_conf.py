@@ -1,7 +1,9 @@
-"""Piccolo's configuration module, used by its migration machinery.
+"""Configuration for the `piccolo` CLI only (generating migrations), read from DATABASE_URL:
 
-`server.db.engine.bind_engine` replaces `DB` with the engine the app built from its
-settings; the `piccolo` CLI (used to generate migrations) reads DATABASE_URL instead.
+    DATABASE_URL=postgresql://... PICCOLO_CONF=server.db.piccolo_conf piccolo migrations new goated --auto
+
+The app never imports this module: `server.db.engine.bind_engine` registers an in-memory
+equivalent holding the engine it built from its settings.
 """
 
 import os
