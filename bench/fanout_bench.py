@@ -573,23 +573,28 @@ _DEFAULT_GC_SERVE = (
 )
 
 
+def goated_env(db_url: str, sim_port: int, interval: float, viewers: int) -> dict[str, str]:
+    """`goated serve`'s environment for a bench against the simulated upstream."""
+    return {
+        "DATABASE_URL": db_url,
+        "GOATED_API_URL": f"http://127.0.0.1:{sim_port}",
+        "GOATED_TOKEN": SIM_TOKEN,
+        "GOATED_AFFILIATE_CODE": CODE,
+        "SYNC_INTERVAL": str(interval),
+        "LOG_LEVEL": "WARNING",
+        # Every viewer comes from 127.0.0.1: lift the per-address limits.
+        "WS_MAX_CONNECTIONS_PER_IP": str(viewers + 100),
+        "RATE_LIMIT_PER_MINUTE": str(viewers * 10),
+    }
+
+
 def bench_goated(args: argparse.Namespace, steps: list[int], *, default_gc: bool = False) -> tuple[list[Step], dict[str, Any]]:
     sim_port, port = free_port(), free_port()
     sim = Server("upstream", [PY, "-m", "server", "simulate", "--port", str(sim_port), "--players", str(args.players), "--speed", str(args.speed), "--token", SIM_TOKEN])
     try:
         wait_port(sim, sim_port)
         with postgres_database(args.pg_url) as db_url:
-            env = {
-                "DATABASE_URL": db_url,
-                "GOATED_API_URL": f"http://127.0.0.1:{sim_port}",
-                "GOATED_TOKEN": SIM_TOKEN,
-                "GOATED_AFFILIATE_CODE": CODE,
-                "SYNC_INTERVAL": str(args.interval),
-                "LOG_LEVEL": "WARNING",
-                # Every viewer comes from 127.0.0.1: lift the per-address limits.
-                "WS_MAX_CONNECTIONS_PER_IP": str(steps[-1] + 100),
-                "RATE_LIMIT_PER_MINUTE": str(steps[-1] * 10),
-            }
+            env = goated_env(db_url, sim_port, args.interval, steps[-1])
             launch = ["-c", _DEFAULT_GC_SERVE] if default_gc else ["-m", "server"]
             server = Server("goated", [PY, *launch, "serve", "--port", str(port)], env)
             try:

@@ -16,12 +16,12 @@ import time
 
 from bench.fanout_bench import (
     CHANNEL,
-    CODE,
     PY,
     SIM_TOKEN,
     Server,
     Workers,
     free_port,
+    goated_env,
     postgres_database,
     raise_fd_limit,
     rss_bytes,
@@ -50,16 +50,7 @@ def main() -> int:
     try:
         wait_port(sim, sim_port)
         with postgres_database(args.pg_url) as db_url:
-            env = {
-                "DATABASE_URL": db_url,
-                "GOATED_API_URL": f"http://127.0.0.1:{sim_port}",
-                "GOATED_TOKEN": SIM_TOKEN,
-                "GOATED_AFFILIATE_CODE": CODE,
-                "SYNC_INTERVAL": str(args.interval),
-                "LOG_LEVEL": "WARNING",
-                "WS_MAX_CONNECTIONS_PER_IP": str(args.clients + 100),
-                "RATE_LIMIT_PER_MINUTE": "0",
-            }
+            env = goated_env(db_url, sim_port, args.interval, args.clients)
             server = Server("goated", [PY, "-m", "server", "serve", "--port", str(port)], env)
             subscribe = json.dumps({"op": "subscribe", "channel": CHANNEL}).encode()
             workers = Workers(args.workers, port, "/ws", subscribe, 25.0, False)

@@ -167,14 +167,12 @@ async def running_services(
 
         live = LiveBoards()
         hub = Hub()
-        sync_holder: list[SyncService] = []
 
         async def resync() -> None:
-            await sync_holder[0].load()
+            await sync.load()  # `sync` is bound just below, before the relay ever runs
 
         relay = Relay(channels, live, hub, resync)
         sync = SyncService(upstream, store, live, relay.publish, clock)
-        sync_holder.append(sync)
         await sync.load()
 
         router = ChannelRouter()

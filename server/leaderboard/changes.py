@@ -14,12 +14,11 @@ HISTORY_RANK_TOP = 100
 
 def changed_players(
     previous: Mapping[str, Player], current: Mapping[str, Player]
-) -> tuple[list[Player], frozenset[str], list[str]]:
-    """(players new or changed, uids that are new, uids no longer listed)."""
+) -> tuple[list[Player], list[str]]:
+    """(players new or changed, uids no longer listed)."""
     upserts = [p for uid, p in current.items() if previous.get(uid) != p]
-    new = frozenset(uid for uid in current if uid not in previous)
     gone = sorted(uid for uid in previous if uid not in current)
-    return upserts, new, gone
+    return upserts, gone
 
 
 def history_entries(old: Board, new: Board, delta: Delta) -> list[HistoryEntry]:

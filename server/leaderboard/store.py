@@ -40,7 +40,6 @@ class SyncWrite:
     at: datetime
     seq: int
     upserts: Sequence[Player]  # new or changed players
-    new_uids: frozenset[str]
     gone: Sequence[str]  # players no longer listed upstream
     history: Sequence[HistoryEntry]
     players: int

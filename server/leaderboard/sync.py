@@ -185,7 +185,7 @@ class SyncService:
         timings["diff"] = time.perf_counter() - mark
 
         current = {p.uid: p for p in fetched.players}
-        upserts, new_uids, gone = changed_players(self._players, current)
+        upserts, gone = changed_players(self._players, current)
         history = [h for p in Period for h in history_entries(self._boards[p], boards[p], deltas[p])]
         at = self._clock()
         seq = self._seq + 1
@@ -218,7 +218,6 @@ class SyncService:
             at=at,
             seq=seq,
             upserts=upserts,
-            new_uids=new_uids,
             gone=gone,
             history=history,
             players=len(current),
