@@ -18,7 +18,6 @@ from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from server.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,17 @@ def client_address(connection: ASGIConnection[Any, Any, Any, Any], proxies: Sequ
     return hops[0] if hops else peer
 
 
+def client_scheme(connection: ASGIConnection[Any, Any, Any, Any], proxies: Sequence[Network]) -> str:
+    """The scheme the client used, "https" or "http": the connection's own, or behind a
+    trusted proxy its X-Forwarded-Proto (the first value: the hop nearest the client)."""
+    peer = connection.client.host if connection.client else "unknown"
+    if proxies and _trusted(peer, proxies):
+        forwarded = connection.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        if forwarded in ("http", "https"):
+            return forwarded
+    return "https" if connection.url.scheme in ("https", "wss") else "http"
+
+
 def rate_limit_config(per_minute: int, proxies: Sequence[Network]) -> RateLimitConfig:
     def identify(request: Request[Any, Any, Any]) -> str:
         return client_address(request, proxies)
@@ -76,6 +86,7 @@ class FailOpenStore(Store):
     does not, so a Redis outage never turns into 500s for every request."""
 
     def __init__(self, redis: Redis, namespace: str) -> None:
+        self._redis = redis
         self._redis_store = RedisStore(redis, namespace=namespace)
         self._local = MemoryStore()
         self.failures = 0
@@ -107,15 +118,12 @@ class FailOpenStore(Store):
     async def expires_in(self, key: str) -> int | None:
         return await self._call("expires_in", key)
 
+    async def aclose(self) -> None:
+        """Close the Redis connections (the app's lifespan calls this on shutdown)."""
+        await self._redis.aclose()
+
 
 def rate_limit_store(redis_url: str | None, namespace: str) -> Callable[[], Store]:
     if redis_url is None:
         return MemoryStore
     return lambda: FailOpenStore(Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1), namespace)
-
-
-def check_networks(raw: str) -> tuple[Network, ...]:
-    try:
-        return parse_networks(raw)
-    except ValueError as exc:
-        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from None

@@ -6,7 +6,7 @@ import hmac
 from datetime import datetime
 
 import msgspec
-from litestar import Controller, Response, post
+from litestar import Controller, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
@@ -30,6 +30,17 @@ def admin_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
             "admin token missing or wrong: send Authorization: Bearer <ADMIN_TOKEN>",
             headers={"WWW-Authenticate": 'Bearer realm="goated-admin"'},
         )
+
+
+class AdminStatus(msgspec.Struct, kw_only=True):
+    enabled: bool  # False: no ADMIN_TOKEN is set, and every admin call answers 503
+    demo: bool  # demo mode: `goated serve` generated this run's token and printed it
+
+
+@get("/api/admin/status", summary="Whether the admin API is on (asks for no token)", tags=["admin"], cache=False)
+async def admin_status(state: State) -> AdminStatus:
+    settings = state.services.settings
+    return AdminStatus(enabled=bool(settings.admin_token), demo=settings.demo)
 
 
 class SyncOut(msgspec.Struct, kw_only=True):

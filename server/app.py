@@ -7,17 +7,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import ResponseHeader, State
-from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.static_files import create_static_files_router
 
-from server.access import parse_networks, rate_limit_config, rate_limit_store
-from server.admin import AdminController
-from server.errors import GoatedError
+from server.access import FailOpenStore, parse_networks, rate_limit_config, rate_limit_store
+from server.admin import AdminController, admin_status
+from server.apidocs import SwaggerPage, docs_router
+from server.http_errors import EXCEPTION_HANDLERS, ErrorResponses
 from server.health import health
 from server.leaderboard.routes import LeaderboardController
 from server.logs import DeferringLoggingConfig, protect
@@ -25,24 +23,14 @@ from server.metrics import Metrics, metrics_endpoint
 from server.races.routes import AdminRaceController, RaceController
 from server.pages import PAGES, WEB
 from server.realtime.socket import ws_endpoint
+from server.realtime.sse import NO_COMPRESSION, sse_endpoint
 from server.services import running_services, utc_now
 from server.settings import Settings
+from server.static import create_static_router
 from server.telegram.routes import AdminLinkController, AuthController
 from server.upstream.routes import UpstreamAdminController
 
 log = logging.getLogger(__name__)
-
-
-def goated_error_handler(_: Request, exc: GoatedError) -> Response[dict[str, object]]:
-    return Response({"error": str(exc), "status_code": exc.status_code}, status_code=exc.status_code)
-
-
-def http_error_handler(_: Request, exc: HTTPException) -> Response[dict[str, object]]:
-    body: dict[str, object] = {"error": exc.detail, "status_code": exc.status_code}
-    extra = getattr(exc, "extra", None)
-    if extra:
-        body["details"] = extra
-    return Response(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def create_app(
@@ -50,13 +38,14 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     schedule: bool = True,
+    demo_history: bool = True,
 ) -> Litestar:
     protect(settings)
     metrics = Metrics(clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with running_services(settings, clock=clock, schedule=schedule) as services:
+        async with running_services(settings, clock=clock, schedule=schedule, demo_history=demo_history) as services:
             app.state.services = services
             app.state.live = services.live
             app.state.store = services.store
@@ -68,6 +57,9 @@ def create_app(
                 yield
             finally:
                 metrics.detach()
+                store = app.stores.get("rate_limit")
+                if isinstance(store, FailOpenStore):  # its Redis client is the lifespan's to close
+                    await store.aclose()
 
     return Litestar(
         route_handlers=[
@@ -78,22 +70,26 @@ def create_app(
             RaceController,
             AdminRaceController,
             AdminController,
+            admin_status,
             UpstreamAdminController,
             AuthController,
             AdminLinkController,
             ws_endpoint,
-            create_static_files_router(path="/static", directories=[WEB], include_in_schema=False),
+            sse_endpoint,
+            create_static_router(WEB),
         ],
         lifespan=[lifespan],
-        exception_handlers={GoatedError: goated_error_handler, HTTPException: http_error_handler},
+        exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[ErrorResponses()],
         openapi_config=OpenAPIConfig(
             title="Goated Live",
             version="0.1.0",
             description="Live wager leaderboards and race timers for Goated.com affiliates.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[SwaggerPage()],
+            openapi_router=docs_router("/schema"),
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, exclude_opt_key=NO_COMPRESSION),
         state=State({"metrics": metrics, "metrics_token": settings.metrics_token}),
         logging_config=DeferringLoggingConfig(),
         middleware=[

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import asyncpg
 import httpx
+from cryptography.fernet import InvalidToken
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -30,6 +31,7 @@ from server.errors import (
 )
 from server.logs import protect, secrets
 from server.settings import Settings, _mask_url
+from server.token_key import TokenCipher, is_sealed
 from server.upstream.token import TOKEN_KEY, WARN_BEFORE, jwt_expiry
 
 Verdict = Literal["OK", "WARN", "FAIL"]
@@ -63,7 +65,7 @@ class DatabaseFacts:
 def migration_ids(folder: Path | None = None) -> set[str]:
     """The IDs of the migration files shipped with this code (read, not imported)."""
     if folder is None:
-        from server.db.piccolo_app import APP_CONFIG
+        from server.schema import APP_CONFIG
 
         folder = Path(APP_CONFIG.migrations_folder_path)
     ids = set()
@@ -83,15 +85,22 @@ async def run_checks(
     timeout: float = 5.0,
     only: Collection[str] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    host: str | None = None,
+    port: int | None = None,
 ) -> list[Check]:
-    """Every check in GROUPS order, or those named in `only` (config always runs)."""
+    """Every check in GROUPS order, or those named in `only` (config always runs).
+
+    `host` and `port` are `goated serve`'s flags: given, they win over HOST and PORT as they
+    do for serve, so the port check looks where the server was told to listen.
+    """
     wanted = set(GROUPS if only is None else only)
+    listen = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     try:
-        settings = Settings.from_env(env)
+        settings = Settings.from_env(env, **listen)
     except ConfigError as exc:
         return [Check("FAIL", "config", str(exc), "correct that variable (docs/configuration.md lists them all)")]
     protect(settings)
-    checks = [_config(settings)]
+    checks = [_config(settings, env)]
     facts = DatabaseFacts()
     if wanted & {"database", "upstream"}:  # the upstream check wants a token an admin stored
         found = await _database(settings, facts, timeout)
@@ -108,15 +117,24 @@ async def run_checks(
     if "telegram" in wanted:
         checks.append(_telegram(settings))
     if "port" in wanted:
-        checks += await _port(settings, timeout)
+        source = "--port" if port is not None else "PORT" if (env.get("PORT") or "").strip() else "the default; PORT unset"
+        checks += await _port(settings, source, timeout)
     return checks
 
 
-def _config(settings: Settings) -> Check:
+def _config(settings: Settings, env: Mapping[str, str]) -> Check:
     mode = "demo mode (no GOATED_TOKEN: built-in simulated upstream)" if settings.demo else f"live mode, affiliate {settings.affiliate_code}"
     kind = "PostgreSQL" if settings.is_postgres else "SQLite"
     channels = "Redis" if settings.redis_url else "in-process channels"
-    return Check("OK", "config", f"{mode}; sync every {settings.interval:.0f} s; {kind}; {channels}")
+    summary = f"{mode}; sync every {settings.interval:.0f} s; {kind}; {channels}"
+    if not settings.demo and not (env.get("GOATED_AFFILIATE_CODE") or "").strip():
+        return Check(
+            "WARN",
+            "config",
+            f"{summary}: GOATED_AFFILIATE_CODE is unset, so the default code {settings.affiliate_code} is used, not yours",
+            "set GOATED_AFFILIATE_CODE to your affiliate code (goated.com, Affiliate > Referral code)",
+        )
+    return Check("OK", "config", summary)
 
 
 # ---- database ------------------------------------------------------------------------
@@ -270,14 +288,29 @@ async def _redis(settings: Settings, timeout: float) -> Check:
 
 
 def _effective_token(settings: Settings, stored: str | None) -> tuple[str | None, str]:
-    """The token the server would use: TokenKeeper.load's choice between env and database."""
+    """The token the server would use: TokenKeeper.load's choice between env and database
+    (a stored token is encrypted with TOKEN_KEY and used only when the key opens it)."""
     env = settings.goated_token
+    stored = _opened(settings, stored)
     if stored is None:
         return env, "GOATED_TOKEN"
     env_exp, stored_exp = jwt_expiry(env) if env else None, jwt_expiry(stored)
     if env and env_exp and stored_exp and env_exp >= stored_exp:
         return env, "GOATED_TOKEN"
     return stored, "the token an admin set (stored in the database)"
+
+
+def _opened(settings: Settings, stored: str | None) -> str | None:
+    """The stored token in the clear, or None where the server would not use it."""
+    if stored is None or not is_sealed(stored):
+        return None  # plaintext from an older version: the server seals or deletes it at start
+    cipher = TokenCipher.from_setting(settings.token_key)
+    if cipher is None:
+        return None
+    try:
+        return cipher.open(stored)
+    except InvalidToken:
+        return None
 
 
 async def _upstream(settings: Settings, facts: DatabaseFacts, timeout: float, now: datetime) -> list[Check]:
@@ -323,7 +356,7 @@ async def _upstream(settings: Settings, facts: DatabaseFacts, timeout: float, no
 def _admin(settings: Settings) -> Check:
     if not settings.admin_token:
         if settings.demo:
-            return Check("OK", "admin", "ADMIN_TOKEN unset: the admin API is off")
+            return Check("OK", "admin", "ADMIN_TOKEN unset: goated serve generates one for each run and prints it with a ready /admin link")
         return Check("WARN", "admin", "ADMIN_TOKEN unset: the admin API is off, so the upstream token can only change with a restart", "set ADMIN_TOKEN to a long random value (openssl rand -hex 32)")
     if len(settings.admin_token) < 16:
         return Check("WARN", "admin", "ADMIN_TOKEN is shorter than 16 characters", "use a long random value (openssl rand -hex 32)")
@@ -343,7 +376,7 @@ def _telegram(settings: Settings) -> Check:
     return Check("OK", "telegram", "credentials present (goated bot runs the bot)")
 
 
-async def _port(settings: Settings, timeout: float) -> list[Check]:
+async def _port(settings: Settings, source: str, timeout: float) -> list[Check]:
     host, port = settings.host, settings.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -352,14 +385,18 @@ async def _port(settings: Settings, timeout: float) -> list[Check]:
             sock.bind((host, port))
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
-                return [Check("FAIL", "port", f"cannot listen on {host}:{port}: {exc.strerror}", "set HOST to an address of this machine, and PORT")]
+                return [Check("FAIL", "port", f"cannot listen on {host}:{port} ({source}): {exc.strerror}", "set HOST to an address of this machine, and PORT")]
         else:
-            return [Check("OK", "port", f"{host}:{port} is free for goated serve")]
-    return await _running_server(host, port, timeout)
+            return [Check("OK", "port", f"{host}:{port} ({source}) is free: no server runs there, goated serve can listen")]
+    return await _running_server(settings, source, timeout)
 
 
-async def _running_server(host: str, port: int, timeout: float) -> list[Check]:
+_ELSEWHERE = "if your server runs on another port, run doctor with the same PORT or --port as serve"
+
+
+async def _running_server(settings: Settings, source: str, timeout: float) -> list[Check]:
     """The port is taken: if a Goated Live server holds it, report what its /health says."""
+    host, port = settings.host, settings.port
     probe = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
     url = f"http://{probe}:{port}/health"
     try:
@@ -369,9 +406,21 @@ async def _running_server(host: str, port: int, timeout: float) -> list[Check]:
         parts: dict[str, dict[str, Any]] = report["parts"]
         status = report["status"]
     except (httpx.HTTPError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        return [Check("FAIL", "port", f"{host}:{port} is taken by another program ({_why(exc)} from /health)", "stop that program, or set PORT to a free port")]
+        # Whatever answers there is not a Goated Live server: say what it answered, plainly.
+        answer = "its /health is not JSON" if isinstance(exc, json.JSONDecodeError) else (
+            "its /health is not Goated Live's" if isinstance(exc, KeyError | TypeError) else _why(exc)
+        )
+        return [Check("FAIL", "port", f"{host}:{port} ({source}) is taken by another program ({answer})", "stop that program, or set PORT to a free port")]
+    mode = "demo" if settings.demo else "live"
+    if report.get("mode") not in (None, mode):
+        return [Check(
+            "WARN",
+            "port",
+            f"{host}:{port} ({source}) is held by a Goated Live server in {report['mode']} mode, not this {mode} configuration: another deployment",
+            f"{_ELSEWHERE}; or stop the other one",
+        )]
     verdict: Verdict = {"ok": "OK", "degraded": "WARN"}.get(status, "FAIL")  # type: ignore[assignment]
-    checks = [Check(verdict, "server", f"a Goated Live server runs on {host}:{port}: /health says {status}")]
+    checks = [Check(verdict, "port", f"a Goated Live server runs on {host}:{port} ({source}): /health says {status}")]
     for name, part in parts.items():
         if part.get("status") not in ("ok", "off"):
             part_verdict: Verdict = "WARN" if part.get("status") == "degraded" else "FAIL"

@@ -1,6 +1,18 @@
-"""One error root for the product, and its mapping to HTTP responses."""
+"""One error root for the product, and the body every error response carries."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class ErrorBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What every error response says (server/http_errors.py sends it and documents it)."""
+
+    error: str  # what went wrong, in words a caller can act on
+    status_code: int
+    details: list[Any] | dict[str, Any] | None = None  # a 400's refused fields: [{message, key, source}]
 
 
 class GoatedError(Exception):

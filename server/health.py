@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from datetime import datetime
+from typing import Any
 
-import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 
-if TYPE_CHECKING:
-    from server.services import Services
+from server.status import HealthReport, Part, Status
 
-Status = Literal["ok", "degraded", "down", "off"]  # off: a feature not configured (Telegram)
-
-
-class Part(msgspec.Struct, kw_only=True, omit_defaults=True):
-    status: Status
-    detail: str = ""
-    info: dict[str, object] = {}
-
-
-class HealthReport(msgspec.Struct, kw_only=True):
-    status: Status
-    mode: str
-    now: datetime
-    parts: dict[str, Part]
-
+# The report reads the app's `Services` (server/services.py), which imports this module to
+# answer the bot's /status: typed as Any here so the two do not import each other.
+Services = Any
 
 def overall(parts: dict[str, Part]) -> Status:
     """`down` only when there is nothing to serve; a part down with a board in memory is
@@ -48,7 +34,7 @@ async def health(state: State) -> Response[HealthReport]:
 
 async def build_report(services: Services) -> HealthReport:
     """Every part's state now (also what the bot's /status shows)."""
-    now = datetime.now(UTC)
+    now = services.clock()  # the time synced_at and the rest were written with
     parts = {
         "database": await _database(services),
         "channels": services.channels_health(),
@@ -58,7 +44,9 @@ async def build_report(services: Services) -> HealthReport:
             status="ok",
             info={"connections": len(services.hub.connections), "channels": services.hub.channel_counts()},
         ),
-        "races": services.races.health(services.tasks.get("race_lifecycle"), services.is_leader),
+        "presence": services.presence.health(services.supervisor.running("presence")),
+        "races": services.races.health(services.supervisor.running("race_lifecycle"), services.is_leader),
+        "tasks": _tasks(services),
     }
     if services.telegram is not None:
         parts["telegram"] = await services.telegram.health(now)
@@ -67,12 +55,12 @@ async def build_report(services: Services) -> HealthReport:
 
 async def _database(services: Services) -> Part:
     kind = "postgresql" if services.settings.is_postgres else "sqlite"
-    pending = services.sync.pending
-    if pending:
+    pending, db = services.sync.pending, services.sync.database
+    if not db.ok:
         return Part(
             status="down",
-            detail=f"{kind} unreachable since {services.sync.database.last_error_at:%H:%M:%S} UTC "
-            f"({services.sync.database.last_error}); syncs go on and their writes are held in memory",
+            detail=f"{kind} unreachable since {db.last_error_at:%H:%M:%S} UTC "
+            f"({db.last_error}); syncs go on and their writes are held in memory",
             info={"kind": kind, "held": pending.summary()},
         )
     try:
@@ -82,7 +70,15 @@ async def _database(services: Services) -> Part:
         return Part(status="down", detail=f"{kind} did not answer within 2 s", info={"kind": kind})
     except services.db_errors as exc:
         return Part(status="down", detail=f"{kind} unreachable: {type(exc).__name__}: {exc}", info={"kind": kind})
-    return Part(status="ok", info={"kind": kind})
+    if db.refused_rows:
+        # The database is up; some values in the data were refused and left out of storage.
+        return Part(
+            status="degraded",
+            detail=f"{kind} refused {len(db.refused_rows)} row(s) at {db.refused_at:%H:%M:%S} UTC and they were "
+            f"set aside (the rest is stored): {db.refused_rows[0]}",
+            info={"kind": kind, "refused_rows": list(db.refused_rows), "refused_total": db.refused_total},
+        )
+    return Part(status="ok", info={"kind": kind, "refused_total": db.refused_total})
 
 
 def _upstream(services: Services, now: datetime) -> Part:
@@ -97,6 +93,8 @@ def _upstream(services: Services, now: datetime) -> Part:
         "last_latency_s": up.last_latency,
         "circuit_breaker": resilient.breaker_state(),
         "rate_limited_for_s": round(resilient.rate_limited_for(), 1),
+        "refused_rows": up.refused_rows,
+        "refused_rows_total": dict(up.refused_total),
     }
     if not services.settings.demo:
         info["token"] = services.token.status(now)
@@ -114,6 +112,15 @@ def _upstream(services: Services, now: datetime) -> Part:
         return Part(status="degraded", detail=f"last {up.consecutive_failures} sync(s) failed: {up.last_error}", info=info)
     if warning:
         return Part(status="degraded", detail=warning, info=info)
+    if up.refused_rows:
+        # Every other row is served: the board is right but for these; say which and why.
+        info["refused_examples"] = list(up.refused_examples)
+        return Part(
+            status="degraded",
+            detail=f"the last sync refused {up.refused_rows} upstream row(s) that break the row rules "
+            f"(docs/upstream.md): {up.refused_examples[0]}",
+            info=info,
+        )
     return Part(status="ok", info=info)
 
 
@@ -130,4 +137,24 @@ def _sync(services: Services, now: datetime) -> Part:
     info["age_s"] = round(age, 1)
     if age > 3 * interval + 60:
         return Part(status="degraded", detail=f"board is {age:.0f} s old (syncs every {interval:.0f} s)", info=info)
+    return Part(status="ok", info=info)
+
+
+def _tasks(services: Services) -> Part:
+    """Every supervised task: running, restarting after a failure, finished or stopped."""
+    states = services.supervisor.states()
+    info: dict[str, object] = {
+        state.name: {
+            "status": state.status,
+            "restarts": state.restarts,
+            "last_error": state.last_error,
+            "last_error_at": state.last_error_at,
+        }
+        for state in states
+    }
+    troubled = [s for s in states if s.status in ("restarting", "finished")]
+    if troubled:
+        first = troubled[0]
+        what = f"restarting after {first.last_error}" if first.status == "restarting" else "ended on its own"
+        return Part(status="degraded", detail=f"task {first.name} is {what}", info=info)
     return Part(status="ok", info=info)

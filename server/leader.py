@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import uuid
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import asyncpg
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError, RedisError
 
 log = logging.getLogger(__name__)
 
@@ -113,46 +113,35 @@ class PostgresElector:
             self._conn = None
 
 
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-
 class RedisElector:
+    """A lock key with a TTL that the leader renews: redis-py's own `Lock` (token-checked
+    renew and release, so a leader that lost the key never frees another's)."""
+
     name = "redis lock"
 
     def __init__(self, redis: Redis, key: str, ttl: float = 15.0) -> None:
-        self._redis = redis
-        self._key = key
-        self._ttl_ms = int(ttl * 1000)
-        self._token = uuid.uuid4().hex
+        self._lock = Lock(redis, key, timeout=ttl, blocking=False, thread_local=False)
 
     async def try_acquire(self) -> bool | None:
         try:
-            return bool(await self._redis.set(self._key, self._token, nx=True, px=self._ttl_ms))
+            return await self._lock.acquire()
         except (RedisError, OSError):
             return UNKNOWN
 
     async def still_held(self) -> bool | None:
         try:
-            return bool(await self._redis.eval(_RENEW, 1, self._key, self._token, self._ttl_ms))
+            await self._lock.reacquire()  # the TTL starts over, if the key is still ours
+            return True
+        except LockError:  # not ours (taken over, or expired), or never taken
+            return False
         except (RedisError, OSError):
             return UNKNOWN
 
     async def release(self) -> None:
         try:
-            await self._redis.eval(_RELEASE, 1, self._key, self._token)
-        except (RedisError, OSError):
-            pass  # the TTL frees it
+            await self._lock.release()
+        except (LockError, RedisError, OSError):
+            pass  # not ours any more, or unreachable: the TTL frees it
 
 
 class Leadership:
@@ -203,4 +192,12 @@ class Leadership:
                 self.is_leader = True
                 self.changes += 1
                 log.info("this process is now the sync leader (%s)", self._elector.name)
-                await self._on_elected()
+                try:
+                    await self._on_elected()
+                except BaseException:
+                    # A leader that could not start its work must not keep the lock: give it
+                    # back (another replica, or this one's next try, takes it) and say why.
+                    self.is_leader = False
+                    self.changes += 1
+                    await self._elector.release()
+                    raise

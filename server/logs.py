@@ -13,14 +13,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from litestar.logging.config import BaseLoggingConfig
 
 if TYPE_CHECKING:
     from litestar.types import GetLogger, Logger, Scope
 
-    from server.settings import Settings
 
 SYNC_ID: ContextVar[int | str | None] = ContextVar("sync_id", default=None)
 
@@ -60,12 +59,25 @@ class SecretMask:
 secrets = SecretMask()
 
 
-def settings_secrets(settings: Settings) -> list[str]:
+# Setting names that hold a secret (settings.py masks them in messages and dumps too).
+SECRET_SUFFIXES = ("token", "secret", "password", "api_hash", "_key")
+
+
+class _Settings(Protocol):
+    """What logging reads of server/settings.py's `Settings` (it does not import it: the
+    settings sit above logging, which every module uses)."""
+
+    __struct_fields__: tuple[str, ...]
+    log_level: str
+    log_format: str
+
+
+def settings_secrets(settings: _Settings) -> list[str]:
     """Every secret a Settings holds: fields named like one, and passwords inside URLs."""
     found: list[str] = []
     for name in settings.__struct_fields__:
         value = getattr(settings, name)
-        if isinstance(value, str) and name.endswith(("token", "secret", "password", "api_hash")):
+        if isinstance(value, str) and name.endswith(SECRET_SUFFIXES):
             found.append(value)
         elif isinstance(value, str) and "://" in value:
             creds = value.partition("://")[2].rpartition("@")[0]
@@ -74,7 +86,7 @@ def settings_secrets(settings: Settings) -> list[str]:
     return found
 
 
-def protect(settings: Settings) -> None:
+def protect(settings: _Settings) -> None:
     """Mask this deployment's secrets in every line our handler writes."""
     secrets.add(*settings_secrets(settings))
 
@@ -92,21 +104,46 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# Anything that can end a line or redraw one in a terminal or a log viewer: C0 and C1 controls,
+# DEL, and Unicode's line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+TRACE_INDENT = "  "
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: control characters written as Python writes them in a repr
+    (`\\n`, `\\x00`, `\\u2028`), so a value from a request cannot forge a log line."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: _NAMED.get(m[0]) or repr(m[0])[1:-1], text)
+
+
 class ReadableFormatter(logging.Formatter):
-    """`time LEVEL logger: message key=value ...`, secrets masked."""
+    """`time LEVEL logger: message key=value ...`, one line per record, secrets masked.
+
+    The message (its arguments included) and the extras are escaped onto that line; a
+    traceback follows on lines of its own, each indented, so that nothing in an exception's
+    text can pass for the start of another record."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        record.message = escape_controls(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
         fields = _extras(record)
         sync_id = getattr(record, "sync_id", None)
         if sync_id is not None:
             fields = {"sync_id": sync_id, **fields}
         if fields:
-            head, sep, tail = text.partition("\n")  # keep a traceback below the fields
-            text = head + " " + " ".join(f"{k}={_short(v)}" for k, v in fields.items()) + sep + tail
+            text += " " + " ".join(f"{escape_controls(str(k))}={escape_controls(_short(v))}" for k, v in fields.items())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        trace = [record.exc_text or "", self.formatStack(record.stack_info) if record.stack_info else ""]
+        for block in filter(None, trace):
+            text += "".join(f"\n{TRACE_INDENT}{escape_controls(line)}" for line in block.split("\n"))
         return secrets(text)
 
 
@@ -169,7 +206,7 @@ def configure(level: str = "INFO", fmt: LogFormat = "text", *, stream: Any = Non
     return handler
 
 
-def configure_from(settings: Settings) -> None:
+def configure_from(settings: _Settings) -> None:
     configure(settings.log_level, settings.log_format)  # type: ignore[arg-type]
     protect(settings)
 

@@ -34,7 +34,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from server.realtime.messages import Event
+from server.events import Event
 
 if TYPE_CHECKING:
     from server.leaderboard.sync import SyncResult
@@ -215,6 +215,16 @@ class ServicesCollector(Collector):
         yield from self._channels(services)
         yield from self._races(services)
         yield from self._telegram(services, now)
+        yield from self._tasks(services)
+
+    def _tasks(self, services: Services) -> Iterator[Metric]:
+        running = GaugeMetricFamily("goated_task_running", "1 if the supervised task is running now", labels=["task"])
+        restarts = CounterMetricFamily("goated_task_restarts", "Restarts of a supervised task after it failed", labels=["task"])
+        for state in services.supervisor.states():
+            running.add_metric([state.name], 1 if state.status == "running" else 0)
+            restarts.add_metric([state.name], state.restarts)
+        yield running
+        yield restarts
 
     def _websockets(self, services: Services) -> Iterator[Metric]:
         hub = services.hub
@@ -259,6 +269,11 @@ class ServicesCollector(Collector):
         yield _gauge("goated_upstream_rate_limited_seconds", "Seconds until the upstream's Retry-After allows a request", resilient.rate_limited_for())
         yield _counter("goated_upstream_attempts", "Upstream requests attempted (retries included)", resilient.attempts_total)
         yield _counter("goated_upstream_retries", "Upstream requests retried within a sync", resilient.retries_total)
+        refused = CounterMetricFamily("goated_upstream_rows_refused", "Upstream rows refused by the row rules, by reason", labels=["reason"])
+        for reason, count in sorted(up.refused_total.items()):
+            refused.add_metric([reason], count)
+        yield refused
+        yield _gauge("goated_upstream_rows_refused_last", "Upstream rows refused from the last good response", up.refused_rows)
         if up.last_success_at is not None:
             yield _gauge("goated_upstream_last_success_timestamp_seconds", "When the upstream last answered a sync", up.last_success_at.timestamp())
         expires = services.token.expires_at
@@ -278,8 +293,7 @@ class ServicesCollector(Collector):
         yield _counter("goated_channels_reconnects", "Reconnections to Redis", reconnects)
         yield _counter("goated_channels_events_received", "Events received from the channels backend", relay.received)
         yield _counter("goated_channels_publish_errors", "Events that could not be published to other processes", relay.publish_errors)
-        relay_task = services.tasks.get("relay")
-        yield _gauge("goated_channels_relay_running", "1 if the event relay task is running", 1 if relay_task is not None and not relay_task.done() else 0)
+        yield _gauge("goated_channels_relay_running", "1 if the event relay task is running", 1 if services.supervisor.running("relay") else 0)
 
     def _races(self, services: Services) -> Iterator[Metric]:
         if services.races is None:
@@ -324,4 +338,8 @@ def metrics_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 @get("/metrics", guards=[metrics_guard], include_in_schema=False, cache=False)
 async def metrics_endpoint(state: State) -> Response[bytes]:
     await state.metrics.refresh()
-    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(state.metrics.render(), media_type=MEDIA_TYPE)
+
+
+# Prometheus's text format; Litestar adds the charset to a text/* media type itself.
+MEDIA_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")

@@ -10,6 +10,7 @@ from litestar import MediaType, Response, get
 from litestar.params import FromPath
 
 from server.errors import BadRequest
+from server.leaderboard.identity import UID_MAX, is_uid
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 
@@ -27,11 +28,11 @@ ACCOUNT_CSP = (
     "script-src 'self' https://telegram.org; frame-src https://oauth.telegram.org; frame-ancestors 'none'"
 )
 
-_UID = re.compile(r"[A-Za-z0-9]{1,64}")
 _RACE_ID = re.compile(r"[0-9]{1,18}")
 
 
-def _page(name: str, csp: str = CSP) -> Response[bytes]:
+def page_headers(csp: str = CSP) -> dict[str, str]:
+    """What every HTML page is served with (the API docs at /schema included)."""
     headers = {
         "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
@@ -40,7 +41,11 @@ def _page(name: str, csp: str = CSP) -> Response[bytes]:
     }
     if "frame-ancestors 'none'" in csp:
         headers["X-Frame-Options"] = "DENY"
-    return Response((WEB / name).read_bytes(), media_type=MediaType.HTML, headers=headers)
+    return headers
+
+
+def _page(name: str, csp: str = CSP) -> Response[bytes]:
+    return Response((WEB / name).read_bytes(), media_type=MediaType.HTML, headers=page_headers(csp))
 
 
 @get("/", media_type=MediaType.HTML, include_in_schema=False)
@@ -62,8 +67,8 @@ async def race_page(race_id: FromPath[str]) -> Response[bytes]:
 
 @get("/player/{uid:str}", media_type=MediaType.HTML, include_in_schema=False)
 async def player_page(uid: FromPath[str]) -> Response[bytes]:
-    if not _UID.fullmatch(uid):
-        raise BadRequest("uid must be 1-64 letters or digits")
+    if not is_uid(uid):
+        raise BadRequest(f"uid must be 1-{UID_MAX} of A-Z a-z 0-9 - _")
     return _page("player.html")
 
 

@@ -1,4 +1,4 @@
-"""Runs the app under uvicorn, closing viewers' sockets with 1001 before uvicorn stops."""
+"""Runs the app under uvicorn, closing viewers' sockets with 1001 (and event streams) before uvicorn stops."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import asyncio
 import gc
 import logging
 import socket
+from collections.abc import Mapping
 
 import uvicorn
 from litestar import Litestar
 
+from server.realtime.socket import GoatedWebSocketProtocol
 from server.realtime.hub import CLOSE_GOING_AWAY
+from server.realtime.sse import GoatedHttpProtocol
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ def uvicorn_config(app: Litestar, settings: Settings, **overrides: object) -> uv
     options: dict[str, object] = {
         "host": settings.host,
         "port": settings.port,
+        "http": GoatedHttpProtocol,  # uvicorn's (httptools), but an event stream can drop a peer that stopped reading
+        "ws": GoatedWebSocketProtocol,  # uvicorn's, but a closed connection cannot linger
         "ws_per_message_deflate": False,  # ~5x CPU per socket for small JSON frames
         "ws_max_size": max(settings.ws_max_frame * 4, 65536),
         "ws_ping_interval": 20,
@@ -88,9 +93,9 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def supervise_workers(count: int, argv: list[str], *, stop_timeout: float = 10.0) -> int:
-    """Run `count` copies of `argv` (each a full replica), restart any that crash, and
-    pass SIGTERM/SIGINT on to all of them."""
+def supervise_workers(count: int, argv: list[str], *, env: Mapping[str, str] | None = None, stop_timeout: float = 10.0) -> int:
+    """Run `count` copies of `argv` (each a full replica; `env`: their environment, default
+    this process's), restart any that crash, and pass SIGTERM/SIGINT on to all of them."""
     import signal
     import subprocess
     import time
@@ -99,7 +104,7 @@ def supervise_workers(count: int, argv: list[str], *, stop_timeout: float = 10.0
     stopping = False
 
     def start(slot: int) -> None:
-        procs[slot] = subprocess.Popen(argv)
+        procs[slot] = subprocess.Popen(argv, env=None if env is None else dict(env))
         log.info("worker %d started (pid %d)", slot, procs[slot].pid)
 
     def stop(signum: int, _frame: object) -> None:

@@ -1,26 +1,17 @@
-"""Builds the Piccolo engine from DATABASE_URL and binds our tables to it."""
+"""Builds the Piccolo engine from DATABASE_URL, its connection pool, and the errors it raises."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import logging
-import os
 import sqlite3
-import sys
-import types
 from pathlib import Path
 
 import asyncpg
-from piccolo.apps.migrations.commands.forwards import run_forwards
-from piccolo.apps.migrations.tables import Migration
-from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from server.db.tables import TABLES
 from server.errors import ConfigError
 
 
@@ -32,6 +23,18 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
     sqlite3.Error,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+)
+
+
+# What the database raises for a value it refuses (too long, a NUL byte in text, a number out
+# of range, a constraint): the fault is in the data, not in the database, which is up. Checked
+# before DB_ERRORS, which also covers them.
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
 )
 
 
@@ -47,42 +50,10 @@ def make_engine(url: str) -> Engine:
     raise ConfigError("DATABASE_URL must start with sqlite:/// or postgresql://")
 
 
-RUNTIME_CONF = "goated_live_runtime_piccolo_conf"
-
-
 async def open_engine(url: str) -> Engine:
     """Build the engine off the event loop: Piccolo's engines connect once at
     construction (to check the server version), blocking whatever thread they run on."""
     return await asyncio.to_thread(make_engine, url)
-
-
-def bind_engine(engine: Engine) -> None:
-    """Point every table, Piccolo's own migration table and its config at `engine`.
-
-    Piccolo's migration machinery looks the engine up through the module named by
-    PICCOLO_CONF; the app registers one in memory rather than importing
-    server/db/piccolo_conf.py (which is for the `piccolo` CLI and reads DATABASE_URL).
-    """
-    for table in (*TABLES, Migration):
-        table._meta.db = engine
-    conf = types.ModuleType(RUNTIME_CONF)
-    conf.DB = engine  # type: ignore[attr-defined]
-    conf.APP_REGISTRY = AppRegistry(apps=["server.db.piccolo_app"])  # type: ignore[attr-defined]
-    sys.modules[RUNTIME_CONF] = conf
-    os.environ["PICCOLO_CONF"] = RUNTIME_CONF
-
-
-async def migrate(engine: Engine) -> None:
-    """Apply every pending migration (idempotent)."""
-    bind_engine(engine)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):  # Piccolo prints; we log one line instead
-        result = await run_forwards(app_name="goated", migration_id="all")
-    if not result.success:
-        raise RuntimeError(f"migrations failed: {result.message}\n{printed.getvalue()}")
-    ran = [line.strip(" -") for line in printed.getvalue().splitlines() if "[forwards]" in line]
-    if ran:
-        log.info("applied %d migration(s): %s", len(ran), ", ".join(r.split(" [")[0] for r in ran))
 
 
 async def open_pool(engine: Engine) -> None:

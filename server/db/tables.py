@@ -62,9 +62,3 @@ class AppState(Table, tablename="app_state"):
     key = Varchar(length=64, primary_key=True)
     value = Text()
     updated_at = Timestamptz()
-
-
-from server.races.tables import RACE_TABLES  # noqa: E402 - feature tables join the one tuple
-from server.telegram.tables import TELEGRAM_TABLES  # noqa: E402
-
-TABLES: tuple[type[Table], ...] = (PlayerRow, SyncRun, HistoryPoint, AppState, *RACE_TABLES, *TELEGRAM_TABLES)

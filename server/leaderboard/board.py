@@ -15,19 +15,6 @@ class Period(StrEnum):
     MONTHLY = "monthly"
     ALL_TIME = "all_time"
 
-    @property
-    def upstream_field(self) -> str:
-        """The matching key of the upstream's `wagered` object."""
-        return _UPSTREAM_FIELD[self]
-
-
-_UPSTREAM_FIELD = {
-    Period.TODAY: "today",
-    Period.WEEKLY: "this_week",
-    Period.MONTHLY: "this_month",
-    Period.ALL_TIME: "all_time",
-}
-
 
 class Player(msgspec.Struct, frozen=True):
     """One referral as the upstream reports it in one snapshot (full precision amounts)."""
@@ -38,6 +25,9 @@ class Player(msgspec.Struct, frozen=True):
     weekly: float
     monthly: float
     all_time: float
+    # The upstream's name when `name` is masked (NAME_MASK=partial, see privacy.py): stored,
+    # and shown to the player alone; None when `name` is the upstream's name.
+    real_name: str | None = None
 
     def amount(self, period: Period) -> float:
         return getattr(self, period.value)

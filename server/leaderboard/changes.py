@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from server.leaderboard.board import Board, Delta, Player
-from server.leaderboard.store import HistoryEntry
+from server.leaderboard.board import Board, Delta, Period, Player
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A player's rank (None: left the board) and amount in one period after a sync."""
+
+    period: Period
+    uid: str
+    rank: int | None
+    amount: float
+
 
 # Rows that only shifted because others moved are recorded for the top of each board,
 # so rank charts of the players people watch stay exact without writing every shift.

@@ -7,6 +7,7 @@ from itertools import compress
 from operator import attrgetter, not_
 
 from server.leaderboard.board import Board, Change, ChangeKind, Delta, Overtake, Row, sort_key
+from server.leaderboard.periods import looks_like_reset
 
 __all__ = ["apply", "diff", "is_reset"]
 
@@ -18,28 +19,25 @@ _WAGERED = ChangeKind.WAGERED
 _RENAMED = ChangeKind.RENAMED
 
 
-def is_reset(old: Board, new: Board) -> bool:
-    """Whether the period rolled over upstream between the two boards.
+def is_reset(old: Board, new: Board, *, rollover: bool) -> bool:
+    """Whether the period started over upstream between the two boards.
 
-    Within a period amounts only grow, so a player leaves the board or goes down only at a
-    rollover, or through the odd inconsistent upstream entry. Calling it a reset when at
-    least half of the old board dropped tells the two apart.
+    Two things must agree: a UTC boundary of the period passed between the snapshots
+    (`rollover`, from `periods.rolled_over`), and the data dropped as a rollover drops it
+    (`periods.looks_like_reset`). A drop without a boundary is a correction (a refund), a
+    normal move whatever the board's size; a boundary without such a drop is a period that
+    has not rolled over upstream yet.
     """
-    amount_now = {row.uid: row.amount for row in new.rows}.get
-    dropped = 0
-    for row in old.rows:
-        amount = amount_now(row.uid)
-        if amount is None or amount < row.amount:
-            dropped += 1
-    return _dropped_enough(len(old.rows), dropped)
+    return rollover and looks_like_reset(
+        ((row.uid, row.amount) for row in old.rows), {row.uid: row.amount for row in new.rows}
+    )
 
 
-def _dropped_enough(old_total: int, dropped: int) -> bool:
-    return old_total > 0 and dropped * 2 >= old_total
-
-
-def diff(old: Board, new: Board, *, overtake_top: int = 100, overtake_cap: int = 10) -> Delta:
+def diff(old: Board, new: Board, *, rollover: bool = False, overtake_top: int = 100, overtake_cap: int = 10) -> Delta:
     """What changed from `old` to `new`, such that `apply(old, diff(old, new)) == new`.
+
+    With `rollover` (a boundary of the period passed between the snapshots) a drop of at
+    least half the board is a reset (see `is_reset`); without it every drop is a move.
 
     Overtakes are listed for rows that improved their rank to `overtake_top` or better,
     at most `overtake_cap` per row, the players just behind the mover first.
@@ -72,7 +70,8 @@ def diff(old: Board, new: Board, *, overtake_top: int = 100, overtake_cap: int =
         )
 
     left_total = len(old.rows) - (len(new.rows) - entered)
-    if _dropped_enough(len(old.rows), left_total + decreased):
+    # Counting drops costs nothing in the loop above; the full check runs only when they are many.
+    if rollover and (left_total + decreased) * 2 >= len(old.rows) > 0 and is_reset(old, new, rollover=True):
         return _reset(new)
     left: list[str] = sorted(old_by_uid.keys() - set(map(_uid, new.rows))) if left_total else []
     overtakes = _overtakes(

@@ -25,6 +25,13 @@ class PendingWrites:
         return bool(self.runs)
 
     def add(self, write: SyncWrite) -> None:
+        if len(self.runs) == MAX_RUNS:
+            # The oldest run goes, and its history points with it (they are the oldest too):
+            # a point must never outlive the run it belongs to.
+            oldest = self.runs.popleft()
+            while self.history and self.history[0][0] is oldest:
+                self.history.popleft()
+                self.dropped_history += 1
         for player in write.upserts:
             self.players[player.uid] = player
             self.gone.discard(player.uid)
@@ -36,6 +43,15 @@ class PendingWrites:
             self.dropped_history += overflow
         self.history.extend((write, h) for h in write.history)
         self.runs.append(write)
+
+    def set_aside(self, uids: set[str]) -> None:
+        """Forget the rows of players the database refused (see BoardStore.refused_players)."""
+        for uid in uids:
+            self.players.pop(uid, None)
+            self.gone.discard(uid)
+        kept = [(run, h) for run, h in self.history if h.uid not in uids]
+        self.history.clear()
+        self.history.extend(kept)
 
     def summary(self) -> dict[str, int]:
         return {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -10,13 +10,18 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath, Parameter
 
+from server.params import Offset
+from server.leaderboard.identity import UID_MAX, is_uid
 from server.errors import BadRequest, NotFound
 from server.leaderboard.board import Period
 from server.leaderboard.live import LiveBoards
+from server.leaderboard.privacy import public_name
+from server.leaderboard.search import QUERY_MAX, search_key
 from server.leaderboard.store import BoardStore
-from server.realtime.messages import BoardRow
+from server.leaderboard.messages import BoardRow
 
 MAX_LIMIT = 1000
+Q_DESCRIPTION = "name contains, ignoring case, width and spacing (true ranks kept); blank: everyone"
 
 
 class LeaderboardPage(msgspec.Struct, kw_only=True):
@@ -55,11 +60,12 @@ class PlayerOut(msgspec.Struct, kw_only=True):
     history: list[HistoryPointOut]
 
 
-def data_age_headers(live: LiveBoards) -> dict[str, str]:
-    """How old the served board is: `Age` in seconds since its sync (absent before any)."""
+def data_age_headers(live: LiveBoards, now: datetime) -> dict[str, str]:
+    """How old the served board is at `now` (the app's clock): `Age` in seconds since its
+    sync (absent before any)."""
     if live.synced_at is None:
         return {"X-Data-Status": "no-sync-yet"}
-    age = max(0, int((datetime.now(UTC) - live.synced_at).total_seconds()))
+    age = max(0, int((now - live.synced_at).total_seconds()))
     return {"Age": str(age), "X-Synced-At": live.synced_at.isoformat()}
 
 
@@ -82,17 +88,17 @@ class PageCache:
         self._pages: dict[tuple[Period, int, int], bytes] = {}
 
     def page(self, period: Period, limit: int, offset: int, q: str | None) -> bytes:
+        """A page of the board, or of the players whose name matches `q` (see
+        `search.matches`); a blank `q` is the whole board."""
         live = self._live
         if live.seq != self._seq:
             self._pages.clear()
             self._seq = live.seq
+        needle = search_key(q or "")
         key = (period, limit, offset)
-        if q is None and (cached := self._pages.get(key)) is not None:
+        if not needle and (cached := self._pages.get(key)) is not None:
             return cached
-        rows = live.board(period).rows
-        if q is not None:
-            needle = q.casefold()
-            rows = tuple(r for r in rows if needle in r.name.casefold())
+        rows = live.search(period, needle)
         body = msgspec.json.encode(
             LeaderboardPage(
                 period=period,
@@ -106,7 +112,7 @@ class PageCache:
                 rows=live.rows(period, rows[offset : offset + limit]),
             )
         )
-        if q is None and len(self._pages) < self._size:
+        if not needle and len(self._pages) < self._size:
             self._pages[key] = body
         return body
 
@@ -121,16 +127,16 @@ class LeaderboardController(Controller):
         state: State,
         period: FromPath[str],
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="rows per page")] = 100,
-        offset: Annotated[int, Parameter(ge=0, description="rows to skip")] = 0,
-        q: Annotated[str | None, Parameter(min_length=1, max_length=64, description="name contains (true ranks kept)")] = None,
+        offset: Offset = 0,
+        q: Annotated[str | None, Parameter(max_length=QUERY_MAX, description=Q_DESCRIPTION)] = None,
     ) -> Response[LeaderboardPage]:
         body = state.page_cache.page(parse_period(period), limit, offset, q)
-        return Response(body, media_type="application/json", headers=data_age_headers(state.live))
+        return Response(body, media_type="application/json", headers=data_age_headers(state.live, state.services.clock()))
 
     @get("/players/{uid:str}", summary="A player's standings and history")
     async def player(self, state: State, uid: FromPath[str]) -> PlayerOut:
-        if not 1 <= len(uid) <= 64 or not uid.isalnum():
-            raise BadRequest("uid must be 1-64 letters or digits")
+        if not is_uid(uid):
+            raise BadRequest(f"uid must be 1-{UID_MAX} of A-Z a-z 0-9 - _")
         live: LiveBoards = state.live
         store: BoardStore = state.store
         record = await store.player(uid)
@@ -150,7 +156,7 @@ class LeaderboardController(Controller):
             )
         return PlayerOut(
             uid=uid,
-            name=record["name"],
+            name=public_name(record["name"], state.services.settings.name_mask),
             first_seen=record["first_seen"],
             last_seen=record["last_seen"],
             gone=record["gone_at"] is not None,

@@ -9,8 +9,10 @@ from datetime import datetime
 
 from piccolo.engine.base import Engine
 
+from server.db.engine import DATA_ERRORS
 from server.db.tables import HistoryPoint, PlayerRow, SyncRun
-from server.leaderboard.board import Period, Player
+from server.leaderboard.board import Player
+from server.leaderboard.changes import HistoryEntry
 
 BATCH = 1000  # rows per INSERT; see docs/performance.md for the measurement
 
@@ -20,14 +22,6 @@ class LastSync:
     sync_id: int
     seq: int
     finished_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    period: Period
-    uid: str
-    rank: int | None
-    amount: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +92,6 @@ class BoardStore:
         result = await SyncRun.insert(SyncRun(started_at=at, trigger=trigger, status="running")).returning(SyncRun.id).run()
         return result[0]["id"]
 
-    async def commit_sync(self, write: SyncWrite, also: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Write a sync in one transaction; `also` adds other features' rows to it."""
-        await self.commit_many(
-            [write],
-            write.upserts,
-            write.gone,
-            [(write, h) for h in write.history],
-            also,
-        )
-
     async def commit_many(
         self,
         runs: Sequence[SyncWrite],
@@ -128,33 +112,7 @@ class BoardStore:
                 ids[id(write)] = await self._record_run(write)
             last_at = runs[-1].at
             for batch in _batches(upserts, BATCH):
-                rows = [
-                    PlayerRow(
-                        uid=p.uid,
-                        name=p.name,
-                        today=p.today,
-                        weekly=p.weekly,
-                        monthly=p.monthly,
-                        all_time=p.all_time,
-                        first_seen=last_at,
-                        last_seen=last_at,
-                        gone_at=None,
-                    )
-                    for p in batch
-                ]
-                await PlayerRow.insert(*rows).on_conflict(
-                    target=PlayerRow.uid,
-                    action="DO UPDATE",
-                    values=[
-                        PlayerRow.name,
-                        PlayerRow.today,
-                        PlayerRow.weekly,
-                        PlayerRow.monthly,
-                        PlayerRow.all_time,
-                        PlayerRow.last_seen,
-                        PlayerRow.gone_at,
-                    ],
-                ).run()
+                await _upsert_players(batch, last_at)
             for batch in _batches(gone, BATCH):
                 await PlayerRow.update(
                     {PlayerRow.gone_at: last_at, PlayerRow.last_seen: last_at}
@@ -174,6 +132,37 @@ class BoardStore:
                     )
                 ).run()
             return ids
+
+    async def refused_players(self, players: Sequence[Player], at: datetime) -> list[tuple[Player, str]]:
+        """The players the database refuses to store, each with its error.
+
+        Halves the list until each refused row stands alone, trying every half in a
+        transaction that is rolled back: a few rounds for one bad row among thousands.
+        """
+        refused: list[tuple[Player, str]] = []
+        pending = [list(players)]
+        while pending:
+            part = pending.pop()
+            error = await self._refusal(part, at)
+            if error is None:
+                continue
+            if len(part) == 1:
+                refused.append((part[0], error))
+            else:
+                half = len(part) // 2
+                pending += [part[half:], part[:half]]
+        return refused
+
+    async def _refusal(self, players: Sequence[Player], at: datetime) -> str | None:
+        try:
+            async with self.engine.transaction():
+                for batch in _batches(players, BATCH):
+                    await _upsert_players(batch, at)
+                raise _TryOnly
+        except _TryOnly:
+            return None
+        except DATA_ERRORS as exc:
+            return f"{type(exc).__name__}: {exc}"
 
     async def _record_run(self, write: SyncWrite) -> int:
         values = {
@@ -202,6 +191,7 @@ class BoardStore:
         return result[0]["id"]
 
     async def player(self, uid: str) -> dict | None:
+        """The player's row, with the real name: mask it before it goes anywhere public."""
         return await PlayerRow.select().where(PlayerRow.uid == uid).first().run()
 
     async def history(self, uid: str, limit: int = 500) -> list[dict]:
@@ -215,13 +205,39 @@ class BoardStore:
         rows.reverse()
         return rows
 
-    async def recent_runs(self, limit: int = 20) -> list[dict]:
-        return (
-            await SyncRun.select()
-            .order_by(SyncRun.id, ascending=False)
-            .limit(limit)
-            .run()
+
+class _TryOnly(Exception):
+    """Rolls back a transaction that only tried whether rows fit."""
+
+
+async def _upsert_players(players: Sequence[Player], at: datetime) -> None:
+    rows = [
+        PlayerRow(
+            uid=p.uid,
+            name=p.name if p.real_name is None else p.real_name,  # the real name: shown to its player alone
+            today=p.today,
+            weekly=p.weekly,
+            monthly=p.monthly,
+            all_time=p.all_time,
+            first_seen=at,
+            last_seen=at,
+            gone_at=None,
         )
+        for p in players
+    ]
+    await PlayerRow.insert(*rows).on_conflict(
+        target=PlayerRow.uid,
+        action="DO UPDATE",
+        values=[
+            PlayerRow.name,
+            PlayerRow.today,
+            PlayerRow.weekly,
+            PlayerRow.monthly,
+            PlayerRow.all_time,
+            PlayerRow.last_seen,
+            PlayerRow.gone_at,
+        ],
+    ).run()
 
 
 def _batches[T](items: Sequence[T] | Iterable[T], size: int) -> Iterable[Sequence[T]]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from server.leaderboard.periods import Window, month_window, week_window
 from server.races.model import RaceKind
-from server.settings import Settings
-
-Window = tuple[datetime, datetime]
 
 DEMO_MONTHLY_POOL_CENTS = 1_000_00
 DEMO_WEEKLY_POOL_CENTS = 250_00
@@ -19,21 +18,6 @@ DEMO_SPRINT_POOL_CENTS = 100_00
 DEMO_SPRINT_MINUTES = 10
 DEMO_SPLIT = (50.0, 25.0, 15.0, 10.0)
 DEMO_SPRINT_SPLIT = (50.0, 30.0, 20.0)
-
-
-def month_window(now: datetime) -> Window:
-    """The UTC calendar month holding `now`: [1st 00:00, next 1st 00:00)."""
-    now = now.astimezone(UTC)
-    start = datetime(now.year, now.month, 1, tzinfo=UTC)
-    end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
-    return start, end
-
-
-def week_window(now: datetime) -> Window:
-    """The UTC week holding `now`, Monday 00:00 to Monday 00:00 (as the upstream's this_week)."""
-    now = now.astimezone(UTC)
-    start = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=now.weekday())
-    return start, start + timedelta(days=7)
 
 
 def sprint_window(minutes: int) -> Callable[[datetime], Window]:
@@ -99,7 +83,18 @@ def plan(series: list[Series], now: datetime) -> list[RaceSpec]:
     return specs
 
 
-def auto_series(settings: Settings) -> list[Series]:
+class RaceSettings(Protocol):
+    """The settings auto_series reads (server/settings.py's `Settings` has them all)."""
+
+    demo: bool
+    race_monthly_pool_cents: int | None
+    race_weekly_pool_cents: int | None
+    race_monthly_split: tuple[float, ...]
+    race_weekly_split: tuple[float, ...]
+    race_min_wager: float
+
+
+def auto_series(settings: RaceSettings) -> list[Series]:
     """The automatic races the settings ask for; demo mode adds a monthly, a weekly and a
     10-minute sprint race so a newcomer sees a race start, move and end."""
     series: list[Series] = []

@@ -55,6 +55,23 @@ def next_due_at(races: Iterable[Race], now: datetime) -> datetime | None:
     return min(later) if later else None
 
 
+DUE_AFTER = 0.005  # seconds a wake-up aims past a start or end: one a little early still finds it due
+
+
+def wake_delay(races: Iterable[Race], decided_at: datetime, now: datetime, recheck: float) -> float:
+    """Seconds from `now` until the lifecycle should decide again: just past the next start or
+    end after `decided_at` (the instant its last decision saw), at most `recheck`.
+
+    Counted from the decision, not from `now`: a wake-up a little early decides at 14:59:59.9999,
+    finds nothing due, and by the time it computes the next wake-up the clock reads 15:00:00.0001;
+    the 15:00 end is still ahead of the decision, so the next wake-up is in a few milliseconds,
+    not at the next recheck."""
+    at = next_due_at(races, decided_at)
+    if at is None:
+        return recheck
+    return max(0.0, min(recheck, (at - now).total_seconds() + DUE_AFTER))
+
+
 def finalize_how(race: Race, process_started_at: datetime) -> Finalized:
     """On time when this process was up at the end; otherwise every server was down then
     (a running replica would have finalized it), so it is finalized on start-up."""

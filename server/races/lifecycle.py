@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+import msgspec
+
+from server.wakeup import Wakeup
 from server.db.engine import DB_ERRORS
 from server.errors import GoatedError
 from server.races.calendar import Series, plan
-from server.races.countdown import Transition, due, finalize_how, next_due_at
+from server.races.countdown import Transition, due, finalize_how, wake_delay
 from server.races.live import TOP, LiveRaces
 from server.races.messages import RaceChanged, RaceEnded, RaceStatusChanged
 from server.races.model import Finalized, Race, RaceKind, RaceStatus
 from server.races.store import RaceStore
 from server.races.tracker import RaceTracker
-from server.realtime.messages import Event
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class RaceLifecycle:
         store: RaceStore,
         live: LiveRaces,
         tracker: RaceTracker,
-        publish: Callable[[Event], Awaitable[None]],
+        publish: Callable[[msgspec.Struct], Awaitable[None]],
         clock: Callable[[], datetime],
         series: list[Series],
         sync_now: SyncNow | None,
@@ -53,7 +56,7 @@ class RaceLifecycle:
         self._series = series
         self._sync_now = sync_now
         self.started_at = clock()
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._tasks: set[asyncio.Task[None]] = set()
         self._settling: set[int] = set()
         self._lost: dict[int, datetime] = {}  # race id -> when another process won its transition
@@ -70,24 +73,21 @@ class RaceLifecycle:
         self.started_at = self._clock()
         try:
             while True:
-                self._wake.clear()
                 try:
-                    await self.step()
-                    delay = self._next_delay()
+                    decided_at = await self.step()
+                    delay = self._next_delay(decided_at)
                     self.last_error = None
                 except DB_ERRORS as exc:
                     self.last_error, self.last_error_at = f"{type(exc).__name__}: {exc}", self._clock()
                     log.error("race lifecycle: database unavailable (%s); retrying in %.0f s", self.last_error, RETRY)
                     delay = RETRY
-                try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                except TimeoutError:
-                    pass
+                await self._wake.wait(delay)
         finally:
             await self.close()
 
     async def close(self) -> None:
-        tasks, self._tasks = self._tasks, set()
+        # A list: each task's done-callback takes it out of the set it was added to.
+        tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -99,22 +99,21 @@ class RaceLifecycle:
     async def drain(self) -> None:
         """Wait until the follow-ups of past transitions (start syncs, final syncs,
         archiving results) have finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Only the unfinished ones: a finished task leaves the set in a done-callback, and a
+        # gather of finished tasks returns without yielding to the loop that would run it.
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
-    def _next_delay(self) -> float:
-        now = self._clock()
-        delay = RECHECK
-        at = next_due_at(self._live.races(), now)
-        if at is not None:
-            delay = min(delay, (at - now).total_seconds())
+    def _next_delay(self, decided_at: datetime) -> float:
+        delay = wake_delay(self._live.races(), decided_at, self._clock(), RECHECK)
         if self._lost:
             delay = min(delay, CATCH_UP_AFTER.total_seconds())
         return max(delay, 0.0)
 
     # ---- one decision round ----------------------------------------------------------
 
-    async def step(self) -> None:
+    async def step(self) -> datetime:
+        """Make every transition due now; returns the instant it decided at."""
         now = self._clock()
         await self._catch_up(now)
         await self.ensure_automatic(now)
@@ -130,6 +129,7 @@ class RaceLifecycle:
             if due(race, now) is Transition.END:  # started and ended while every server was down
                 await self._end(race, now)
         await self._settle_orphans(now)
+        return now
 
     async def ensure_automatic(self, now: datetime) -> list[Race]:
         """Create the automatic races that should exist (current and next of each series)."""
@@ -252,10 +252,28 @@ class RaceLifecycle:
         task.add_done_callback(self._tasks.discard)
 
 
+TICK_AFTER = 0.005  # aim this far past the wall second: a wake-up slightly early (clock slew, timer rounding) still lands in it
+
+
 async def run_ticker(live: LiveRaces, clock: Callable[[], datetime], sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-    """Tick once a second, on the second of this process's clock. Ticks never go through the
-    channels backend: each process ticks for its own viewers."""
+    """Tick once per wall-clock second of this process's clock, just after it begins. Ticks
+    never go through the channels backend: each process ticks for its own viewers."""
+    loop = asyncio.get_running_loop()
+    last = math.floor(clock().timestamp())  # the wall second last ticked; the first tick is the next one
     while True:
         now = clock()
-        await sleep(1.0 - now.microsecond / 1_000_000)
-        live.tick(clock())
+        wall = now.timestamp()
+        second = math.floor(wall)
+        if second <= last:
+            # Woken before the next second (or the wall clock stepped back): never tick a second
+            # twice. The wall clock and the loop's monotonic one drift apart, so the deadline is
+            # set on the loop's clock from their offset measured now, not from an earlier reading.
+            deadline = (last + 1 + TICK_AFTER) - (wall - loop.time())
+            await sleep(deadline - loop.time())
+            continue
+        if second > last + 1:
+            # The loop (or the wall clock) jumped past whole seconds: those ticks are gone, and
+            # ticking them now would only count down in a burst. Tick the current second.
+            log.warning("race ticker: %.1f s late, skipped the ticks of %d second(s)", wall - (last + 1), second - last - 1)
+        live.tick(now)
+        last = second

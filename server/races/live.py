@@ -64,6 +64,10 @@ class LiveRaces:
         self._current: int | None = None
         self._current_seq = 0
         self._current_replay: deque[tuple[int, str]] = deque(maxlen=REPLAY_DEPTH)
+        # Snapshots encoded this clock second, by (channel, seq, limit): a burst of
+        # subscribes shares one text instead of building one each.
+        self._snapshots: dict[tuple[str, int, int | None], str] = {}
+        self._snapshots_second = -1
         self.ticks_sent = 0
 
     # ---- state -----------------------------------------------------------------------
@@ -71,12 +75,28 @@ class LiveRaces:
     def load(self, races: Iterable[Race], standings: Mapping[int, tuple[Standing, ...]]) -> None:
         """Start from the database (start-up)."""
         self._views = {}
+        self._snapshots.clear()
         for race in races:
             view = RaceView(race, standings.get(race.id, ()), race.standings_at)
             self._views[race.id] = view
         self._trim()
         current = pick_current((v.race for v in self._views.values()), self._clock())
         self._current = current.id if current else None
+
+    def reload(self, races: Iterable[Race], standings: Mapping[int, tuple[Standing, ...]]) -> None:
+        """Start again from the database after a gap (events may have been missed): every
+        race channel's viewers get a fresh `race` message, which resets their seq."""
+        self.load(races, standings)
+        for view in self._views.values():
+            channel = f"race:{view.race.id}"
+            if self._hub.subscribers(channel):
+                self._hub.broadcast(channel, self._race_text(view, channel, view.race.version, None))
+        self._current_seq += 1
+        text = self._current_race_text(self._current_seq, None)
+        self._current_replay.clear()
+        self._current_replay.append((self._current_seq, text))
+        self._hub.broadcast(CURRENT, text)
+        self._on_change()
 
     def races(self) -> list[Race]:
         return [v.race for v in self._views.values()]
@@ -129,6 +149,7 @@ class LiveRaces:
         view.standings = event.standings
         self._send(view, lambda ch, seq: RaceEndedMsg(
             channel=ch, seq=seq, race_id=race.id, winners=race.winners, finalized=race.finalized,  # type: ignore[arg-type]
+            final_sha256=race.final_sha256,
         ))
         self._after_change()
 
@@ -188,10 +209,29 @@ class LiveRaces:
     # ---- the Source interface (server.realtime.sources) --------------------------------
 
     def snapshot(self, channel: str, limit: int | None) -> str:
+        """A new viewer's first `race` message. Encoded once per channel, seq, size and
+        second of the clock: `server_now` and `seconds_left` are those of the second's first
+        request (a viewer's clock takes the freshest `server_now` it sees, and ticks follow)."""
+        if limit is not None and limit >= TOP:
+            limit = None  # the standings hold TOP rows at most: one text for every larger size
+        now = self._clock()
+        second = int(now.timestamp())
+        if second != self._snapshots_second:
+            self._snapshots.clear()
+            self._snapshots_second = second
         if channel == CURRENT:
-            return self._current_race_text(self._current_seq, limit)
+            seq = self._current_seq
+            key = (channel, seq, limit)
+            text = self._snapshots.get(key)
+            if text is None:
+                text = self._snapshots[key] = self._current_race_text(seq, limit, now)
+            return text
         view = self._views[int(channel.partition(":")[2])]
-        return self._race_text(view, channel, view.race.version, limit)
+        key = (channel, view.race.version, limit)
+        text = self._snapshots.get(key)
+        if text is None:
+            text = self._snapshots[key] = self._race_text(view, channel, view.race.version, limit, now)
+        return text
 
     def replay(self, channel: str, since: int) -> list[str] | None:
         if channel == CURRENT:
@@ -206,14 +246,14 @@ class LiveRaces:
         missing = [text for s, text in held if s > since]
         return missing if len(missing) == seq - since else None
 
-    def _current_race_text(self, seq: int, limit: int | None) -> str:
+    def _current_race_text(self, seq: int, limit: int | None, now: datetime | None = None) -> str:
         view = self.current()
         if view is None:
-            return _text(RaceMsg(channel=CURRENT, seq=seq, server_now=self._clock(), race=None))
-        return self._race_text(view, CURRENT, seq, limit)
+            return _text(RaceMsg(channel=CURRENT, seq=seq, server_now=now or self._clock(), race=None))
+        return self._race_text(view, CURRENT, seq, limit, now)
 
-    def _race_text(self, view: RaceView, channel: str, seq: int, limit: int | None) -> str:
-        now = self._clock()
+    def _race_text(self, view: RaceView, channel: str, seq: int, limit: int | None, now: datetime | None = None) -> str:
+        now = now or self._clock()
         rows = view.standings if limit is None else view.standings[:limit]
         return _text(RaceMsg(
             channel=channel, seq=seq, server_now=now, race=RaceInfo.of(view.race),

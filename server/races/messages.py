@@ -27,6 +27,8 @@ class RaceInfo(msgspec.Struct, kw_only=True):
     min_wager: float
     description: str
     finalized: Finalized | None = None
+    winners: tuple[Winner, ...] = ()  # the archived result, once the race is finalized
+    final_sha256: str | None = None  # SHA-256 of the final standings (/api/races/{id}/final.json), once finalized
 
     @classmethod
     def of(cls, race: Race) -> RaceInfo:
@@ -43,6 +45,8 @@ class RaceInfo(msgspec.Struct, kw_only=True):
             min_wager=race.min_wager,
             description=race.description,
             finalized=race.finalized,
+            winners=race.winners,
+            final_sha256=race.final_sha256,
         )
 
 
@@ -89,6 +93,7 @@ class RaceEndedMsg(msgspec.Struct, tag_field="type", tag="race_ended", kw_only=T
     race_id: int
     winners: tuple[Winner, ...]
     finalized: Finalized
+    final_sha256: str | None = None  # as in the race object
 
 
 # ---- between processes (the channels backend's "events" channel) -----------------------

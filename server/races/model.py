@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
@@ -49,6 +50,15 @@ class Winner(msgspec.Struct, frozen=True):
     prize_cents: int
 
 
+class AuditEntry(msgspec.Struct, kw_only=True):
+    """One change to a race, as kept in its audit log."""
+
+    at: datetime
+    action: str  # created | edited | prizes_changed | cancelled | settled
+    actor: str  # "admin" (the admin API) or "system" (automatic races; settling)
+    details: dict[str, Any]  # created: the terms; settled: the hash; else {field: {"from": old, "to": new}}
+
+
 class Race(msgspec.Struct, frozen=True, kw_only=True):
     """One race as stored. `version` grows by one per message on its `race:{id}` channel."""
 
@@ -71,6 +81,7 @@ class Race(msgspec.Struct, frozen=True, kw_only=True):
     finalized: Finalized | None = None
     finalized_at: datetime | None = None
     winners: tuple[Winner, ...] = ()
+    final_sha256: str | None = None  # SHA-256 of the final standings' canonical JSON, set with the winners
 
     @property
     def prizes_cents(self) -> tuple[int, ...]:

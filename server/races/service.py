@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from server.errors import NotFound
-from server.health import Part
+from server.status import Part
 from server.leaderboard.sync import SyncService
 from server.races.calendar import Series, month_window, week_window
 from server.races.countdown import seconds_left
@@ -24,12 +24,12 @@ from server.races.messages import (
     RaceStandingsUpdated,
     RaceStatusChanged,
 )
-from server.races.model import InvalidRace, Race, RaceKind, RaceStatus, Winner, check_terms, validate_split
+from server.races.model import AuditEntry, InvalidRace, Race, RaceKind, RaceStatus, Winner, check_terms, validate_split
 from server.races.standings import Standing
-from server.races.store import RaceStore
+from server.races.standings_csv import standings_csv
+from server.races.store import ADMIN, RaceStore
 from server.races.tracker import RaceTracker
 from server.realtime.hub import Hub
-from server.realtime.messages import Event
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class RaceDetail(msgspec.Struct, kw_only=True):
     limit: int = TOP
     standings: list[Standing] = []
     winners: list[Winner] = []  # set once an ended race's result is archived
+    final_sha256: str | None = None  # SHA-256 of /api/races/{id}/final.json, once the result is archived
 
 
 class RacePage(msgspec.Struct, kw_only=True):
@@ -83,7 +84,7 @@ class RaceService:
         self,
         store: RaceStore,
         hub: Hub,
-        publish: Callable[[Event], Awaitable[None]],
+        publish: Callable[[msgspec.Struct], Awaitable[None]],
         clock: Callable[[], datetime],
         series: list[Series],
         sync: SyncService | None,
@@ -92,7 +93,7 @@ class RaceService:
         self._publish = publish
         self._clock = clock
         self.live = LiveRaces(hub, clock, on_change=self._changed)
-        self.tracker = RaceTracker(store, publish, stored=lambda: sync is None or sync.database.ok)
+        self.tracker = RaceTracker(store)
         self.lifecycle = RaceLifecycle(
             store, self.live, self.tracker, publish, clock, series, sync.run_once if sync is not None else None
         )
@@ -101,9 +102,16 @@ class RaceService:
         self.lifecycle.wake()
 
     async def load(self) -> None:
+        """Races from the database (start-up)."""
+        self.live.load(*await self._stored())
+
+    async def reload(self) -> None:
+        """Races from the database after a gap; viewers get fresh snapshots."""
+        self.live.reload(*await self._stored())
+
+    async def _stored(self) -> tuple[list[Race], dict[int, tuple[Standing, ...]]]:
         races = await self.store.active_and_recent(KEEP_FINISHED)
-        top = await self.store.top_standings([r.id for r in races], TOP)
-        self.live.load(races, top)
+        return races, await self.store.top_standings([r.id for r in races], TOP)
 
     def handlers(self) -> dict[type, Callable[[Any], None]]:
         """Event type -> what each process does with it (register with the relay)."""
@@ -114,7 +122,7 @@ class RaceService:
             RaceEnded: self.live.on_ended,
         }
 
-    def health(self, lifecycle_task: asyncio.Task[None] | None, leader: bool = True) -> Part:
+    def health(self, lifecycle_running: bool, leader: bool = True) -> Part:
         """What /health says about races: is the lifecycle running (on the sync leader, which
         runs it), and can it reach the database."""
         current = self.live.current()
@@ -126,7 +134,7 @@ class RaceService:
         }
         if not leader:
             return Part(status="ok", info=info)
-        if lifecycle_task is None or lifecycle_task.done():
+        if not lifecycle_running:
             return Part(status="degraded", detail="the race lifecycle is not running: races will not start or end on time", info=info)
         if self.lifecycle.last_error:
             return Part(
@@ -149,6 +157,7 @@ class RaceService:
         split: list[float],
         min_wager: float = 0.0,
         description: str = "",
+        actor: str = ADMIN,
     ) -> Race:
         terms = {
             "title": title.strip(),
@@ -164,11 +173,11 @@ class RaceService:
         terms["starts_at"], terms["ends_at"] = _utc(starts_at), _utc(ends_at)
         if terms["ends_at"] <= self._clock():
             raise InvalidRace("ends_at is in the past")
-        race = await self.store.create(terms, self._clock())
+        race = await self.store.create(terms, self._clock(), actor)
         await self._publish(RaceChanged(race=race, reason="created"))
         return race
 
-    async def edit(self, race_id: int, changes: dict[str, Any]) -> Race:
+    async def edit(self, race_id: int, changes: dict[str, Any], actor: str = ADMIN) -> Race:
         race = await self._get(race_id)
         allowed = EDITABLE.get(race.status)
         if allowed is None:
@@ -192,20 +201,23 @@ class RaceService:
                 raise InvalidRace("a live race's end can only move later")
         if not changes:
             return race
-        edited = await self.store.edit(race_id, race.status, changes, self._clock())
-        if edited is None:
+        result = await self.store.edit(race_id, race.status, changes, self._clock(), actor)
+        if result is None:
             raise InvalidRace(f"race {race_id} changed status meanwhile; reload it and try again")
-        await self._publish(RaceChanged(race=edited, reason="edited"))
+        edited, changed = result
+        if changed:
+            await self._publish(RaceChanged(race=edited, reason="edited"))
         return edited
 
-    async def cancel(self, race_id: int) -> Race:
+    async def cancel(self, race_id: int, actor: str = ADMIN) -> Race:
         race = await self._get(race_id)
-        cancelled = await self.store.cancel(race_id, self._clock())
-        if cancelled is None:
+        result = await self.store.cancel(race_id, self._clock(), actor)
+        if result is None:
             raise InvalidRace(f"race {race_id} is {race.status.value}; only an upcoming or live race can be cancelled")
+        cancelled, previous = result
         self.tracker.forget(race_id)
-        log.info("race %d %r cancelled by an admin (was %s)", race_id, race.title, race.status.value)
-        await self._publish(RaceStatusChanged(race=cancelled, previous=race.status, at=self._clock()))
+        log.info("race %d %r cancelled by %s (was %s)", race_id, race.title, actor, previous.value)
+        await self._publish(RaceStatusChanged(race=cancelled, previous=previous, at=self._clock()))
         return cancelled
 
     @staticmethod
@@ -252,6 +264,7 @@ class RaceService:
             limit=limit,
             standings=await self.store.standings(race_id, limit, offset),
             winners=list(race.winners),
+            final_sha256=race.final_sha256,
         )
 
     async def player(self, race_id: int, uid: str) -> RacePlayer:
@@ -272,6 +285,25 @@ class RaceService:
             qualified=row.qualified,
             min_wager=race.min_wager,
         )
+
+    async def audit(self, race_id: int) -> list[AuditEntry]:
+        await self._get(race_id)
+        return await self.store.audit(race_id)
+
+    async def final_json(self, race_id: int) -> bytes:
+        """The exact bytes whose SHA-256 is the race's `final_sha256`."""
+        race = await self._get(race_id)
+        text = await self.store.final_json(race_id) if race.final_sha256 else None
+        if text is None:
+            if race.finalized is not None:
+                raise NotFound(f"race {race_id} was settled before final standings were archived: it has no final.json")
+            raise NotFound(f"race {race_id} has no final result yet ({race.status.value}): it is archived when the race is settled")
+        return text.encode()
+
+    async def standings_csv(self, race_id: int) -> str:
+        """The race's standings as CSV: the final ones once it has ended, else the current."""
+        await self._get(race_id)
+        return standings_csv(await self.store.standings(race_id))
 
     async def _get(self, race_id: int) -> Race:
         race = await self.store.get(race_id)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 import msgspec
 
-from server.leaderboard.board import Player, sort_key
+from server.leaderboard.board import Player
+from server.leaderboard.periods import ROLLOVER_WINDOW, looks_like_reset
+from server.money import derived_amount, exact
 from server.races.model import Race, RaceKind, Winner
 
-# all_time growth below this is float noise from subtracting two large amounts
+# all_time growth below this is not wagering (an upstream re-rounding of a large amount); the
+# growth itself is an exact decimal difference (derived_amount)
 GROWTH_EPSILON = 1e-7
 
 
@@ -23,8 +28,28 @@ class Standing(msgspec.Struct, frozen=True):
     name: str
     amount: float
     prize_cents: int  # what this place wins if the race ended now (0 when not qualified)
-    gap: float | None  # amount behind the place above; None for first place
-    qualified: bool  # amount >= the race's minimum wager
+    gap: float | None  # amount behind the place above; None for first place, 0 when tied with it
+    qualified: bool  # amount >= the race's minimum wager (both in whole cents)
+    tied: int = 1  # players on this position: more than 1 when tied; they cover places position..position+tied-1
+
+
+_CENTS = Context(prec=700)  # exact for any float (money._EXACT's reasoning)
+_ONE = Decimal(1)
+
+
+def amount_cents(amount: float) -> int:
+    """An amount as races compare it: whole cents, rounded half away from zero from the
+    decimal the upstream printed (what the pages show: 2.675 is 268, 0.125 is 13).
+
+    Amounts arrive as USD floats at full precision; two players whose amounts show the same
+    cents are tied, whatever digits lie beyond."""
+    x = amount * 100.0
+    if 0.0 <= x < 1e12:
+        nearest = math.floor(x + 0.5)
+        # Far from a half cent, the float's error (under 1e-3 here) cannot change the answer.
+        if abs(x - nearest) < 0.49:
+            return int(nearest)
+    return int(_CENTS.multiply(exact(amount), 100).quantize(_ONE, ROUND_HALF_UP, _CENTS))
 
 
 def race_amounts(
@@ -42,7 +67,10 @@ def race_amounts(
     base = baseline or {}
     out = []
     for p in players:
-        growth = p.all_time - base.get(p.uid, 0.0)
+        start = base.get(p.uid, 0.0)
+        if p.all_time <= start:  # no growth, the common case: skip the decimal arithmetic
+            continue
+        growth = derived_amount(p.all_time, start)  # 1000.3 - 989.387 is 10.913, not 10.913000000000011
         if growth > GROWTH_EPSILON:
             out.append((p.uid, p.name, growth))
     return out
@@ -55,30 +83,42 @@ def rank_standings(
     min_wager: float,
     prizes: Sequence[int],
 ) -> tuple[Standing, ...]:
-    """Order by amount (ties by uid, as every board), then number, price and qualify.
+    """Order by amount in whole cents (equal cents by uid), then number, price and qualify.
 
-    Positions count everyone with an amount; since the order is by amount, qualified
-    players hold the top positions and prizes go to the first `len(prizes)` of them.
+    Players with the same amount in cents are tied: they share the position of the first of
+    them (1, 2, 2, 4) and split the prizes of the places they cover equally, each share
+    rounded down to the cent; the leftover cents (fewer than the players tied) are not paid
+    out, as with the split's own rounding. Positions count everyone with an amount; since the
+    order is by amount, qualified players hold the top positions and the prizes of the first
+    `len(prizes)` places go to them.
     """
-    ordered = sorted(amounts, key=lambda e: sort_key(e[0], e[2]))
+    ordered = sorted(((amount_cents(a), uid, name, a) for uid, name, a in amounts), key=lambda e: (-e[0], e[1]))
+    min_cents = amount_cents(min_wager)
     rows: list[Standing] = []
-    above: float | None = None
-    for position, (uid, name, amount) in enumerate(ordered, 1):
-        qualified = amount >= min_wager
-        prize = prizes[position - 1] if qualified and position <= len(prizes) else 0
-        rows.append(
-            Standing(
-                position=position,
-                prev_position=previous.get(uid),
-                uid=uid,
-                name=name,
-                amount=amount,
-                prize_cents=prize,
-                gap=None if above is None else above - amount,
-                qualified=qualified,
+    start = 0
+    while start < len(ordered):
+        cents = ordered[start][0]
+        end = start + 1
+        while end < len(ordered) and ordered[end][0] == cents:
+            end += 1
+        qualified = cents >= min_cents
+        share = sum(prizes[start:end]) // (end - start) if qualified else 0
+        for i in range(start, end):
+            _, uid, name, amount = ordered[i]
+            rows.append(
+                Standing(
+                    position=start + 1,
+                    prev_position=previous.get(uid),
+                    uid=uid,
+                    name=name,
+                    amount=amount,
+                    prize_cents=share,
+                    gap=None if i == 0 else 0.0 if i > start else derived_amount(ordered[i - 1][3], amount),
+                    qualified=qualified,
+                    tied=end - start,
+                )
             )
-        )
-        above = amount
+        start = end
     return tuple(rows)
 
 
@@ -97,34 +137,19 @@ def compute(
     )
 
 
-def looks_like_reset(previous: Sequence[Standing], new: Sequence[Standing]) -> bool:
-    """At least half of the previous rows dropped out or went down: the period rolled over.
-
-    Within a period amounts only grow (the same rule as the leaderboard's reset detection).
-    """
-    if not previous:
-        return False
-    amount_now = {row.uid: row.amount for row in new}.get
-    dropped = 0
-    for row in previous:
-        now = amount_now(row.uid)
-        if now is None or now < row.amount:
-            dropped += 1
-    return dropped * 2 >= len(previous)
-
-
 def accept_snapshot(race: Race, synced_at: datetime, previous: Sequence[Standing], new: Sequence[Standing]) -> bool:
     """Whether a snapshot may replace a monthly or weekly race's standings.
 
-    The upstream's period boundaries are not documented. A rollover seen in the first half
-    of a race is the upstream starting the period late, so it counts; one seen in the second
-    half (typically the final sync just after ends_at) belongs to the next period, so the
-    race keeps the standings it had.
+    Standings follow the data (a refund lowers an amount like any move), except for a
+    snapshot near or after the race's end that looks like the period starting over
+    (`periods.looks_like_reset`): that belongs to the next period, so the race keeps the
+    standings it had. Upstream's rollover instant is not documented, so "near" is
+    `ROLLOVER_WINDOW` before `ends_at`. A rollover early in a race is upstream starting the
+    period late, and is taken.
     """
-    if race.kind is RaceKind.CUSTOM or not looks_like_reset(previous, new):
+    if race.kind is RaceKind.CUSTOM or synced_at < race.ends_at - ROLLOVER_WINDOW:
         return True
-    halfway = race.starts_at + (race.ends_at - race.starts_at) / 2
-    return synced_at < halfway
+    return not looks_like_reset(((row.uid, row.amount) for row in previous), {row.uid: row.amount for row in new})
 
 
 def winners(standings: Sequence[Standing]) -> tuple[Winner, ...]:

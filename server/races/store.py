@@ -1,7 +1,9 @@
-"""Persistence of races, standings and baselines through Piccolo (SQLite or PostgreSQL).
+"""Persistence of races, standings, baselines and the audit log through Piccolo (SQLite or
+PostgreSQL).
 
 Every status change is a conditional UPDATE that also bumps `version`, so whichever process
-gets there first wins and the others see no row come back.
+gets there first wins and the others see no row come back. Each change an admin (or the
+system, for automatic races) makes is written to `race_audit` in the change's transaction.
 """
 
 from __future__ import annotations
@@ -14,17 +16,29 @@ from typing import Any
 import msgspec
 from piccolo.columns.combination import Where
 from piccolo.engine.base import Engine
+from piccolo.query import OrderByRaw
 
 from server.leaderboard.board import Player
 from server.races.calendar import RaceSpec
-from server.races.model import Finalized, Race, RaceKind, RaceStatus, Winner
+from server.races.canonical import final_json, sha256_hex
+from server.races.model import AuditEntry, Finalized, Race, RaceKind, RaceStatus, Winner
 from server.races.standings import Standing, changed_rows, winners
-from server.races.tables import RaceBaselineRow, RaceRow, RaceStandingRow
+from server.races.tables import RaceAuditRow, RaceBaselineRow, RaceRow, RaceStandingRow
 
 BATCH = 500  # rows per INSERT (PostgreSQL allows 32,767 parameters per statement)
 
 _winners_decoder = msgspec.json.Decoder(tuple[Winner, ...])
-_COLUMNS = RaceRow.all_columns()
+_details_decoder = msgspec.json.Decoder(dict[str, Any])
+# The order of `page`'s groups: upcoming, live, then the past (ended or cancelled).
+_STATUS_GROUP = OrderByRaw(
+    f"CASE status WHEN '{RaceStatus.UPCOMING.value}' THEN 0 WHEN '{RaceStatus.LIVE.value}' THEN 1 ELSE 2 END"
+)
+# Every column but the final JSON, which can be large and is read only by final.json.
+_COLUMNS = tuple(c for c in RaceRow.all_columns() if c._meta.name != "final_json")
+ADMIN = "admin"  # the actor of changes made through the admin API (one ADMIN_TOKEN, no labels)
+SYSTEM = "system"  # the actor of automatic races' creation and of every settle
+# Edits touching these are logged as "prizes_changed" rather than "edited".
+PRIZE_FIELDS = frozenset({"pool_cents", "split"})
 
 
 class RaceStore:
@@ -52,13 +66,19 @@ class RaceStore:
         return [_race(r) for r in active + recent]
 
     async def page(self, status: RaceStatus | None, limit: int, offset: int) -> tuple[int, list[Race]]:
-        """Races newest start first: upcoming, then live, then past."""
+        """Races upcoming first, then live, then past (ended or cancelled), each group newest
+        start first: a month's race that is still live comes before the sprints that ended
+        since it started."""
         query = RaceRow.select(*_COLUMNS)
         count = RaceRow.count()
         if status is not None:
             query = query.where(RaceRow.status == status.value)
             count = count.where(RaceRow.status == status.value)
-        rows = await query.order_by(RaceRow.starts_at, RaceRow.id, ascending=False).limit(limit).offset(offset).run()
+        rows = await (
+            query.order_by(_STATUS_GROUP)
+            .order_by(RaceRow.starts_at, RaceRow.id, ascending=False)
+            .limit(limit).offset(offset).run()
+        )
         return await count.run(), [_race(r) for r in rows]
 
     async def standings(self, race_id: int, limit: int | None = None, offset: int = 0) -> list[Standing]:
@@ -91,6 +111,21 @@ class RaceStore:
         ).first().run()
         return _standing(row) if row else None
 
+    async def final_json(self, race_id: int) -> str | None:
+        """The canonical JSON archived when the race was settled (None before, or for a race
+        settled before final standings were kept)."""
+        row = await RaceRow.select(RaceRow.final_json).where(RaceRow.id == race_id).first().run()
+        return row["final_json"] if row else None
+
+    async def audit(self, race_id: int) -> list[AuditEntry]:
+        rows = await RaceAuditRow.select(
+            RaceAuditRow.at, RaceAuditRow.action, RaceAuditRow.actor, RaceAuditRow.details
+        ).where(RaceAuditRow.race_id == race_id).order_by(RaceAuditRow.id).run()
+        return [
+            AuditEntry(at=r["at"], action=r["action"], actor=r["actor"], details=_details_decoder.decode(r["details"]))
+            for r in rows
+        ]
+
     async def baseline(self, race_id: int) -> dict[str, float]:
         rows = await RaceBaselineRow.select(RaceBaselineRow.uid, RaceBaselineRow.all_time).where(
             RaceBaselineRow.race_id == race_id
@@ -99,10 +134,13 @@ class RaceStore:
 
     # ---- creating and editing ------------------------------------------------------
 
-    async def create(self, values: Mapping[str, Any], now: datetime) -> Race:
+    async def create(self, values: Mapping[str, Any], now: datetime, actor: str = ADMIN) -> Race:
         row = RaceRow(**_row_values(values), status=RaceStatus.UPCOMING.value, version=1, created_at=now, updated_at=now)
-        result = await RaceRow.insert(row).returning(*_COLUMNS).run()
-        return _race(result[0])
+        async with self.engine.transaction():
+            result = await RaceRow.insert(row).returning(*_COLUMNS).run()
+            race = _race(result[0])
+            await _log(race.id, now, "created", actor, _terms(race))
+        return race
 
     async def create_automatic(self, specs: Iterable[RaceSpec], now: datetime) -> list[Race]:
         """Create the specs whose `auto_key` does not exist yet; returns the ones created here
@@ -111,13 +149,17 @@ class RaceStore:
         for spec in specs:
             values = msgspec.structs.asdict(spec)
             row = RaceRow(**_row_values(values), status=RaceStatus.UPCOMING.value, version=1, created_at=now, updated_at=now)
-            result = (
-                await RaceRow.insert(row)
-                .on_conflict(target=RaceRow.auto_key, action="DO NOTHING")
-                .returning(*_COLUMNS)
-                .run()
-            )
-            created.extend(_race(r) for r in result)
+            async with self.engine.transaction():
+                result = (
+                    await RaceRow.insert(row)
+                    .on_conflict(target=RaceRow.auto_key, action="DO NOTHING")
+                    .returning(*_COLUMNS)
+                    .run()
+                )
+                for r in result:
+                    race = _race(r)
+                    await _log(race.id, now, "created", SYSTEM, _terms(race))
+                    created.append(race)
         return created
 
     async def existing_auto_keys(self, keys: Sequence[str]) -> set[str]:
@@ -126,11 +168,26 @@ class RaceStore:
         rows = await RaceRow.select(RaceRow.auto_key).where(RaceRow.auto_key.is_in(list(keys))).run()
         return {r["auto_key"] for r in rows}
 
-    async def edit(self, race_id: int, status: RaceStatus, values: Mapping[str, Any], now: datetime) -> Race | None:
-        """Apply `values` if the race is still in `status` (None otherwise)."""
-        update = {getattr(RaceRow, k): v for k, v in _row_values(values).items()}
-        update[RaceRow.updated_at] = now
-        return await self._bump(race_id, update, RaceRow.status == status.value)
+    async def edit(
+        self, race_id: int, status: RaceStatus, values: Mapping[str, Any], now: datetime, actor: str = ADMIN
+    ) -> tuple[Race, dict[str, tuple[Any, Any]]] | None:
+        """Apply `values` if the race is still in `status` (None otherwise); returns the race
+        and the fields that really changed, {field: (from, to)}, as logged. Nothing changes
+        (no version, no log entry) when every value is the one already stored."""
+        async with self.engine.transaction():
+            before = await self._lock(race_id, RaceRow.status == status.value)
+            if before is None:
+                return None
+            changed = {k: (getattr(before, k), v) for k, v in values.items() if getattr(before, k) != v}
+            if not changed:
+                return before, {}
+            update = {getattr(RaceRow, k): v for k, v in _row_values({k: new for k, (_, new) in changed.items()}).items()}
+            update[RaceRow.updated_at] = now
+            edited = await self._bump(race_id, update, RaceRow.id == race_id)
+            assert edited is not None  # the row is locked by this transaction
+            action = "prizes_changed" if PRIZE_FIELDS & changed.keys() else "edited"
+            await _log(race_id, now, action, actor, {k: {"from": old, "to": new} for k, (old, new) in changed.items()})
+        return edited, changed
 
     async def start(self, race_id: int, now: datetime) -> Race | None:
         """upcoming -> live, once."""
@@ -140,12 +197,18 @@ class RaceStore:
             (RaceRow.status == RaceStatus.UPCOMING.value) & (RaceRow.starts_at <= now),
         )
 
-    async def cancel(self, race_id: int, now: datetime) -> Race | None:
-        return await self._bump(
-            race_id,
-            {RaceRow.status: RaceStatus.CANCELLED.value, RaceRow.updated_at: now},
-            RaceRow.status.is_in([RaceStatus.UPCOMING.value, RaceStatus.LIVE.value]),
-        )
+    async def cancel(self, race_id: int, now: datetime, actor: str = ADMIN) -> tuple[Race, RaceStatus] | None:
+        """upcoming or live -> cancelled; returns the race and the status it had."""
+        async with self.engine.transaction():
+            before = await self._lock(race_id, RaceRow.status.is_in([RaceStatus.UPCOMING.value, RaceStatus.LIVE.value]))
+            if before is None:
+                return None
+            cancelled = await self._bump(
+                race_id, {RaceRow.status: RaceStatus.CANCELLED.value, RaceRow.updated_at: now}, RaceRow.id == race_id
+            )
+            assert cancelled is not None  # the row is locked by this transaction
+            await _log(race_id, now, "cancelled", actor, {"status": {"from": before.status, "to": cancelled.status}})
+        return cancelled, before.status
 
     async def end(self, race_id: int, now: datetime) -> Race | None:
         """live -> ended, once, at the end time. The result (winners) follows in `settle`."""
@@ -157,9 +220,10 @@ class RaceStore:
 
     async def settle(self, race_id: int, how: Finalized, now: datetime) -> tuple[Race, list[Standing]] | None:
         """Archive an ended race's result exactly once: its last stored standings, each
-        winner's prize. The conditional UPDATE comes first and takes the row (PostgreSQL
-        locks it; SQLite takes the write lock), so the standings read next are the last any
-        sync wrote, and a sync that comes later no longer finds the race unsettled."""
+        winner's prize, the standings as canonical JSON and its SHA-256. The conditional
+        UPDATE comes first and takes the row (PostgreSQL locks it; SQLite takes the write
+        lock), so the standings read next are the last any sync wrote, and a sync that comes
+        later no longer finds the race unsettled."""
         async with self.engine.transaction():
             rows = (
                 await RaceRow.update(
@@ -180,10 +244,20 @@ class RaceStore:
             )
             if not rows:
                 return None
+            race = _race(rows[0])
             standings = await self.standings(race_id)
             won = winners(standings)
-            await RaceRow.update({RaceRow.winners: msgspec.json.encode(won).decode()}).where(RaceRow.id == race_id).run()
-        return msgspec.structs.replace(_race(rows[0]), winners=won), standings
+            document = final_json(race, standings)
+            digest = sha256_hex(document)
+            await RaceRow.update(
+                {
+                    RaceRow.winners: msgspec.json.encode(won).decode(),
+                    RaceRow.final_json: document.decode(),
+                    RaceRow.final_sha256: digest,
+                }
+            ).where(RaceRow.id == race_id).run()
+            await _log(race_id, now, "settled", SYSTEM, {"final_sha256": digest, "finalized": how.value, "winners": len(won)})
+        return msgspec.structs.replace(race, winners=won, final_sha256=digest), standings
 
     async def unsettled(self) -> list[Race]:
         """Ended races whose result is not archived yet."""
@@ -228,6 +302,7 @@ class RaceStore:
                     RaceStandingRow.prize_cents,
                     RaceStandingRow.gap,
                     RaceStandingRow.qualified,
+                    RaceStandingRow.tied,
                 ],
             ).run()
         await RaceRow.update({RaceRow.standings_at: at}).where(RaceRow.id == race_id).run()
@@ -239,6 +314,15 @@ class RaceStore:
             await RaceBaselineRow.insert(*batch).on_conflict(target=RaceBaselineRow.key, action="DO NOTHING").run()
         await RaceRow.update({RaceRow.baseline_at: at}).where(RaceRow.id == race_id).run()
         return baseline
+
+    async def _lock(self, race_id: int, condition: Where | Any) -> Race | None:
+        """The race as stored, if `condition` holds, with its row locked for the rest of the
+        transaction (an UPDATE that changes nothing: PostgreSQL locks the row, SQLite takes
+        the write lock), so what is logged as `from` is what the change replaced."""
+        rows = await RaceRow.update({RaceRow.version: RaceRow.version + 0}).where(
+            (RaceRow.id == race_id) & condition
+        ).returning(*_COLUMNS).run()
+        return _race(rows[0]) if rows else None
 
     async def _bump(self, race_id: int, values: dict, condition: Where | Any) -> Race | None:
         values = {**values, RaceRow.version: RaceRow.version + 1}
@@ -256,7 +340,21 @@ _STANDING_COLUMNS = (
     RaceStandingRow.prize_cents,
     RaceStandingRow.gap,
     RaceStandingRow.qualified,
+    RaceStandingRow.tied,
 )
+
+
+async def _log(race_id: int, at: datetime, action: str, actor: str, details: Mapping[str, Any]) -> None:
+    """One audit entry, in the caller's transaction."""
+    await RaceAuditRow.insert(
+        RaceAuditRow(race_id=race_id, at=at, action=action, actor=actor, details=msgspec.json.encode(details).decode())
+    ).run()
+
+
+def _terms(race: Race) -> dict[str, Any]:
+    """What a race was created with, as logged."""
+    fields = ("title", "kind", "starts_at", "ends_at", "pool_cents", "split", "min_wager", "description")
+    return {f: getattr(race, f) for f in fields}
 
 
 def _key(race_id: int, uid: str) -> str:
@@ -294,6 +392,7 @@ def _race(row: Mapping[str, Any]) -> Race:
         finalized=Finalized(row["finalized"]) if row["finalized"] else None,
         finalized_at=row["finalized_at"],
         winners=_winners_decoder.decode(row["winners"]) if row["winners"] else (),
+        final_sha256=row["final_sha256"],
     )
 
 
@@ -307,6 +406,7 @@ def _standing(row: Mapping[str, Any]) -> Standing:
         prize_cents=row["prize_cents"],
         gap=None if row["gap"] is None else float(row["gap"]),
         qualified=bool(row["qualified"]),
+        tied=row["tied"],
     )
 
 
@@ -322,6 +422,7 @@ def _standing_row(race_id: int, s: Standing) -> RaceStandingRow:
         prize_cents=s.prize_cents,
         gap=s.gap,
         qualified=s.qualified,
+        tied=s.tied,
     )
 
 

@@ -1,8 +1,9 @@
-"""Piccolo tables for races: the races, their latest (and final) standings, custom-race baselines."""
+"""Piccolo tables for races: the races, their latest (and final) standings, custom-race
+baselines, and the audit log of changes made to them."""
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, Boolean, DoublePrecision, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, BigSerial, Boolean, DoublePrecision, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -29,6 +30,10 @@ class RaceRow(Table, tablename="races"):
     finalized = Varchar(length=16, null=True, default=None)  # on_time | on_startup
     finalized_at = Timestamptz(null=True, default=None)
     winners = Text(default="[]")  # JSON, set once when the race ends
+    # Set with the winners: the final standings as canonical JSON (docs/races.md), served
+    # byte for byte at /api/races/{id}/final.json, and its SHA-256 in hex.
+    final_json = Text(null=True, default=None)
+    final_sha256 = Varchar(length=64, null=True, default=None)
 
 
 class RaceStandingRow(Table, tablename="race_standings"):
@@ -45,6 +50,7 @@ class RaceStandingRow(Table, tablename="race_standings"):
     prize_cents = BigInt(default=0)
     gap = DoublePrecision(null=True, default=None)
     qualified = Boolean(default=False)
+    tied = Integer(default=1)  # players sharing this position
 
 
 class RaceBaselineRow(Table, tablename="race_baselines"):
@@ -56,4 +62,16 @@ class RaceBaselineRow(Table, tablename="race_baselines"):
     all_time = DoublePrecision(default=0.0)
 
 
-RACE_TABLES: tuple[type[Table], ...] = (RaceRow, RaceStandingRow, RaceBaselineRow)
+class RaceAuditRow(Table, tablename="race_audit"):
+    """One change to a race: created, edited, prizes changed, cancelled (by an admin, or by
+    the system for automatic races) or settled; written in the change's own transaction."""
+
+    id = BigSerial(primary_key=True)
+    race_id = Integer(index=True)
+    at = Timestamptz()
+    action = Varchar(length=16)  # created | edited | prizes_changed | cancelled | settled
+    actor = Varchar(length=64)  # "admin" or "system"
+    details = Text(default="{}")  # JSON: the terms when created, else {field: {"from": .., "to": ..}}
+
+
+RACE_TABLES: tuple[type[Table], ...] = (RaceRow, RaceStandingRow, RaceBaselineRow, RaceAuditRow)

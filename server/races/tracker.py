@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
@@ -14,39 +14,28 @@ from server.races.messages import RaceStandingsUpdated
 from server.races.model import Race, RaceKind
 from server.races.standings import accept_snapshot, compute
 from server.races.store import RaceStore
-from server.realtime.messages import BoardsSynced, Event
+from server.leaderboard.sync import SyncOutcome
 
 log = logging.getLogger(__name__)
 
 
 class RaceTracker:
-    """A sync listener: each sync moves the standings of the races it belongs to.
+    """A sync step: each sync moves the standings of the races it belongs to.
 
     Standings and previous positions are read from and written to the database inside the
-    sync's transaction, so they are right whichever process ran the sync before.
+    sync's transaction, so they are right whichever process ran the sync before. The
+    updates it returns are published by the sync once the transaction commits.
     """
 
-    def __init__(self, store: RaceStore, publish: Callable[[Event], Awaitable[None]], stored: Callable[[], bool]) -> None:
+    def __init__(self, store: RaceStore) -> None:
         self._store = store
-        self._publish = publish
-        self._stored = stored  # did the last sync's transaction commit (False: held in memory)
         self._baselines: dict[int, dict[str, float]] = {}
-        self._staged: list[RaceStandingsUpdated] = []
         # Races ended by this process that wait for their final sync (set by the lifecycle).
         self.finalizing: set[int] = set()
 
-    async def in_transaction(self, event: BoardsSynced, players: Mapping[str, Player]) -> None:
-        self._staged = []
-        at = event.synced_at
-        for race in await self._store.claim_live(at, self.finalizing):
-            self._staged.append(await self._update(race, players, at))
-
-    async def after_publish(self, event: BoardsSynced, players: Mapping[str, Player]) -> None:
-        staged, self._staged = self._staged, []
-        if not self._stored():
-            return  # the transaction did not commit: nothing of it happened
-        for update in staged:
-            await self._publish(update)
+    async def write(self, outcome: SyncOutcome) -> list[RaceStandingsUpdated]:
+        at = outcome.event.synced_at
+        return [await self._update(race, outcome.players, at) for race in await self._store.claim_live(at, self.finalizing)]
 
     async def _update(self, race: Race, players: Mapping[str, Player], at: datetime) -> RaceStandingsUpdated:
         previous = await self._store.standings(race.id)
@@ -67,7 +56,7 @@ class RaceTracker:
             await self._store.write_standings(race.id, previous, standings, at)
             race = msgspec.structs.replace(race, standings_at=at)
         else:
-            log.warning("race %d: the %s period rolled over upstream after the race's halfway point; keeping its standings", race.id, race.kind.value)
+            log.warning("race %d: the %s period rolled over upstream at the race's end; keeping its standings", race.id, race.kind.value)
             standings = tuple(previous)
         return RaceStandingsUpdated(race=race, synced_at=race.standings_at, standings=tuple(standings[:TOP]))
 

@@ -19,6 +19,13 @@ CLOSE_TRY_AGAIN = 1013
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_IDLE = 4000
 
+DEFAULT_MAX_QUEUED_BYTES = 2 * 1024 * 1024  # WS_MAX_QUEUED_BYTES
+
+
+def utf8_size(text: str) -> int:
+    """Bytes `text` takes on the wire (`isascii` is O(1) in CPython: no encoding for ASCII)."""
+    return len(text) if text.isascii() else len(text.encode())
+
 
 class Connection:
     """One websocket and its outgoing queue.
@@ -27,10 +34,14 @@ class Connection:
     loop (an eagerly started task), and only a socket that cannot take more data right now
     leaves a task waiting on it; the queue behind it is bounded, so a slow client never
     delays the broadcast or anyone else, and one that falls too far behind is cut off.
+
+    The queue is bounded twice: in messages (`max_backlog`) and in bytes (`max_bytes`, the
+    UTF-8 size of the queued texts). A single message larger than `max_bytes` still goes
+    when nothing else waits, so a big board's snapshot always reaches a client that reads.
     """
 
     __slots__ = (
-        "_send", "_close", "_queue", "_drainer", "_max_backlog",
+        "_send", "_close", "_write_now", "_queue", "_drainer", "_max_backlog", "_max_bytes", "queued_bytes",
         "channels", "closed", "close_code", "close_reason", "peer",
     )
 
@@ -40,27 +51,40 @@ class Connection:
         close: Callable[[int, str], Awaitable[None]],
         *,
         max_backlog: int,
+        max_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         peer: str = "",
+        write_now: Callable[[str], bool] | None = None,
     ) -> None:
         self._send = send
         self._close = close
-        self._queue: deque[str] = deque()
+        # Writes a text at once when the transport can take it (True), without a task; the
+        # websocket edge passes one that writes a prepared frame (server/realtime/frames.py).
+        self._write_now = write_now
+        self._queue: deque[tuple[str, int]] = deque()
         self._drainer: asyncio.Task[None] | None = None
         self._max_backlog = max_backlog
+        self._max_bytes = max_bytes
+        self.queued_bytes = 0
         self.channels: set[str] = set()
         self.closed = False
         self.close_code = CLOSE_GOING_AWAY
         self.close_reason = ""
         self.peer = peer
 
-    def push(self, text: str) -> bool:
-        """Queue a message; False (and the connection is cut) if the client fell too far behind."""
+    def push(self, text: str, size: int | None = None) -> bool:
+        """Queue a message (`size`: its UTF-8 length, when the caller knows it); False (and
+        the connection is cut) if the client fell too far behind."""
         if self.closed:
             return False
-        if len(self._queue) >= self._max_backlog:
+        if self._drainer is None and not self._queue and self._write_now is not None and self._write_now(text):
+            return True
+        if size is None:
+            size = utf8_size(text)
+        if self._queue and (len(self._queue) >= self._max_backlog or self.queued_bytes + size > self._max_bytes):
             self.shut(CLOSE_SLOW_CONSUMER, "too slow: messages were piling up")
             return False
-        self._queue.append(text)
+        self._queue.append((text, size))
+        self.queued_bytes += size
         if self._drainer is None:
             self._start_drain()
         return True
@@ -72,6 +96,7 @@ class Connection:
         self.closed = True
         self.close_code, self.close_reason = code, reason
         self._queue.clear()
+        self.queued_bytes = 0
         if self._drainer is None:
             self._start_drain()
 
@@ -85,13 +110,16 @@ class Connection:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                await self._send(self._queue.popleft())
+                text, size = self._queue.popleft()
+                self.queued_bytes -= size
+                await self._send(text)
             if self.closed:
                 await self._close(self.close_code, self.close_reason)
         except (WebSocketDisconnect, OSError, RuntimeError):
             # The peer is gone: nothing more can reach it; its handler cleans up.
             self.closed = True
             self._queue.clear()
+            self.queued_bytes = 0
         finally:
             self._drainer = None
 
@@ -161,14 +189,15 @@ class Hub:
         members = self._channels.get(channel)
         if not members:
             return 0
+        size = utf8_size(text)
         sent = 0
         for conn in tuple(members):
-            if conn.push(text):
+            if conn.push(text, size):
                 sent += 1
             else:
                 self.dropped += 1
         self.delivered += sent
-        self.bytes_queued += sent * (len(text) if text.isascii() else len(text.encode()))
+        self.bytes_queued += sent * size
         return sent
 
     def close_all(self, code: int, reason: str) -> None:

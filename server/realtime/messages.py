@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 import msgspec
 
-from server.leaderboard.board import Change, Overtake, Period
-from server.races.messages import RaceChanged, RaceEnded, RaceStandingsUpdated, RaceStatusChanged
+# The leaderboard's own messages travel here too; re-exported for the socket and the tests.
+from server.leaderboard.messages import BoardRow, BoardsSynced, DeltaMsg, SnapshotMsg, encoder
+
+__all__ = [
+    "EVENTS_CHANNEL", "BoardRow", "BoardsSynced", "ChannelsGap", "ClientMessage", "DeltaMsg", "ErrorMsg",
+    "Ping", "PongMsg", "PresenceMsg", "SnapshotMsg", "Subscribe", "SyncRequested", "Unsubscribe", "UnsubscribedMsg",
+    "client_decoder", "encoder",
+]
 
 # ---- client -> server -------------------------------------------------------------
 
@@ -32,38 +37,6 @@ ClientMessage = Subscribe | Unsubscribe | Ping
 # ---- server -> client -------------------------------------------------------------
 
 
-class BoardRow(msgspec.Struct, frozen=True):
-    rank: int
-    uid: str
-    name: str
-    amount: float
-    prev: int | None = None  # rank at the previous sync; None if not on the board then
-
-
-class SnapshotMsg(msgspec.Struct, tag_field="type", tag="snapshot", kw_only=True):
-    channel: str
-    seq: int
-    period: Period
-    sync_id: int | None
-    synced_at: datetime | None
-    total: int
-    rows: list[BoardRow]
-
-
-class DeltaMsg(msgspec.Struct, tag_field="type", tag="delta", kw_only=True):
-    channel: str
-    seq: int
-    period: Period
-    sync_id: int | None
-    synced_at: datetime
-    total: int
-    reset: bool = False
-    changes: tuple[Change, ...] = ()
-    left: tuple[str, ...] = ()
-    overtakes: tuple[Overtake, ...] = ()
-    shifted: int = 0
-
-
 class ErrorMsg(msgspec.Struct, tag_field="type", tag="error", kw_only=True):
     code: str
     message: str
@@ -78,16 +51,15 @@ class PongMsg(msgspec.Struct, tag_field="type", tag="pong", kw_only=True):
     server_now: datetime
 
 
+class PresenceMsg(msgspec.Struct, tag_field="type", tag="presence", kw_only=True):
+    """Viewers of a channel across every replica (server/realtime/presence.py); no `seq`: it
+    is not part of the channel's sequence of states."""
+
+    channel: str
+    watching: int
+
+
 # ---- between processes (channels backend) ------------------------------------------
-
-
-class BoardsSynced(msgspec.Struct, tag_field="event", tag="boards_synced", kw_only=True):
-    """One successful sync: the new board version and a delta per period."""
-
-    seq: int
-    sync_id: int | None
-    synced_at: datetime
-    deltas: list[DeltaMsg]
 
 
 class SyncRequested(msgspec.Struct, tag_field="event", tag="sync_requested", kw_only=True):
@@ -96,12 +68,12 @@ class SyncRequested(msgspec.Struct, tag_field="event", tag="sync_requested", kw_
     trigger: str = "admin"
 
 
-Event = BoardsSynced | RaceChanged | RaceStatusChanged | RaceStandingsUpdated | RaceEnded | SyncRequested
+class ChannelsGap(msgspec.Struct, tag_field="event", tag="channels_gap", kw_only=True):
+    """Never published: the channels backend hands it to this process alone after it lost its
+    connection, since events may have been missed meanwhile (the relay then resyncs)."""
 
-EVENTS_CHANNEL = "events"
+
+EVENTS_CHANNEL = "events"  # the channels backend's one channel between processes (server/events.py)
 
 client_decoder = msgspec.json.Decoder(ClientMessage)
-event_decoder = msgspec.json.Decoder(Event)
-encoder = msgspec.json.Encoder()
 
-ChannelKind = Literal["leaderboard", "race"]

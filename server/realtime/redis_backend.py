@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncGenerator, Iterable
 
 from litestar.channels.backends.base import ChannelsBackend
@@ -17,6 +16,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from server.backoff import full_jitter
+
 log = logging.getLogger(__name__)
 
 RECONNECT_BASE = 0.2
@@ -24,8 +25,13 @@ RECONNECT_CAP = 5.0
 
 
 class ResilientRedisPubSubBackend(ChannelsBackend):
-    def __init__(self, redis: Redis, *, key_prefix: str = "GOATED_LIVE", poll: float = 1.0) -> None:
+    def __init__(
+        self, redis: Redis, *, key_prefix: str = "GOATED_LIVE", poll: float = 1.0, gap_message: tuple[str, bytes] | None = None
+    ) -> None:
         self._redis = redis
+        # (channel, data) delivered to this process's own subscribers after a reconnect: what
+        # was published while the connection was down is lost to pub/sub, and they must know.
+        self._gap_message = gap_message
         self._prefix = key_prefix
         self._poll = poll
         self._channels: set[str] = set()
@@ -85,9 +91,12 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
             try:
                 pubsub = await self._connect()
                 if not self.connected:
-                    if attempt:
+                    lost = attempt > 0
+                    if lost:
                         log.info("redis is back: resubscribed to %s", sorted(self._channels))
                     self.connected, self.last_error, attempt = True, None, 0
+                    if lost and self._gap_message is not None:
+                        yield self._gap_message
                 while True:
                     message = await pubsub.get_message(timeout=self._poll)
                     if message is None or message.get("type") != "message":
@@ -100,6 +109,6 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
                     log.error("redis connection lost (%s); serving local viewers, reconnecting", exc)
                 self.connected, self.last_error = False, f"{type(exc).__name__}: {exc}"
                 self.reconnects += 1
-                delay = random.random() * min(RECONNECT_CAP, RECONNECT_BASE * 2**attempt)
+                delay = full_jitter(attempt, RECONNECT_BASE, RECONNECT_CAP)
                 attempt += 1
                 await asyncio.sleep(delay)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
 from redis.exceptions import RedisError
 from litestar.channels import ChannelsPlugin
 
-from server.leaderboard.board import Period
+from server.leaderboard.board import Board, Period
 from server.leaderboard.live import LiveBoards, Outcome
 from server.realtime.hub import Hub
-from server.realtime.messages import EVENTS_CHANNEL, BoardsSynced, Event, encoder, event_decoder
+from server.realtime.messages import EVENTS_CHANNEL, BoardsSynced, ChannelsGap, encoder
 
 log = logging.getLogger(__name__)
+
+Event = msgspec.Struct  # any wire event
 
 
 class Relay:
@@ -31,8 +32,10 @@ class Relay:
         channels: ChannelsPlugin,
         live: LiveBoards,
         hub: Hub,
-        resync: Callable[[], Awaitable[None]],
+        resync: Callable[[], Awaitable[None]],  # rebuild all derived state and resnapshot viewers
+        decode: Callable[[bytes], Event],  # every feature's events, as one union (server/events.py)
     ) -> None:
+        self._decode = decode
         self._channels = channels
         self._live = live
         self._hub = hub
@@ -42,18 +45,21 @@ class Relay:
         # Called with each event this process produces (/metrics counts race transitions).
         self.on_publish: list[Callable[[Event], None]] = []
         self.received = 0
+        self.handler_errors = 0
         self.publish_errors = 0
         self.last_publish_error: str | None = None
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Event, *, boards: Mapping[Period, Board] | None = None) -> None:
         """Deliver to this process's viewers, then to the other processes.
 
-        If the backend (Redis) is down, this process's viewers still get the event; the
-        others resynchronise from the database when they see the version gap.
+        `boards`: the new boards of the sync that made a `BoardsSynced` event, taken as they
+        are (the other processes apply the event's deltas to reach the same boards). If the
+        backend (Redis) is down, this process's viewers still get the event; the others
+        resynchronise from the database when they see the version gap.
         """
         for observe in self.on_publish:
             observe(event)
-        self.deliver(event)
+        self.deliver(event, boards)
         try:
             await self._channels.wait_published(encoder.encode(event), EVENTS_CHANNEL)
         except (RedisError, OSError) as exc:
@@ -65,16 +71,21 @@ class Relay:
         """Call `handler(event)` for every new event of `event_type`, local or remote."""
         self._handlers.setdefault(event_type, []).append(handler)
 
-    def deliver(self, event: Event) -> str:
+    def deliver(self, event: Event, boards: Mapping[Period, Board] | None = None) -> str:
+        """Apply an event here, local or remote: the one way any replica reaches a state."""
         outcome = Outcome.APPLIED
         if isinstance(event, BoardsSynced):
-            outcome = self._live.apply_event(event)
+            outcome = self._live.apply_event(event, boards)
             if outcome != Outcome.APPLIED:
                 return outcome
             for period in Period:
                 self._hub.broadcast(f"leaderboard:{period.value}", self._live.latest_text(period))
         for handler in self._handlers.get(type(event), ()):
-            handler(event)
+            try:
+                handler(event)
+            except Exception:  # noqa: BLE001 - one feature's bug must not stop the others' delivery
+                self.handler_errors += 1
+                log.exception("a %s handler failed; the other handlers still ran", type(event).__name__)
         return outcome
 
     def resnapshot(self) -> None:
@@ -91,21 +102,15 @@ class Relay:
             async for raw in subscriber.iter_events():
                 self.received += 1
                 try:
-                    event = event_decoder.decode(raw)
+                    event = self._decode(raw)
                 except msgspec.DecodeError as exc:
                     log.error("dropped an undecodable event from the channels backend: %s", exc)
                     continue
-                if self.deliver(event) == Outcome.GAP:
+                if isinstance(event, ChannelsGap):
+                    log.warning("the channels backend was disconnected: reloading what may have been missed")
+                    await self._resync()
+                elif self.deliver(event) == Outcome.GAP:
                     log.warning("missed board versions (at %d, got %d): reloading", self._live.seq, event.seq)
                     await self._resync()
-                    self.resnapshot()
         finally:
             await self._channels.unsubscribe(subscriber)
-
-
-async def cancel_and_wait(task: asyncio.Task[object]) -> None:
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass

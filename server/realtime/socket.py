@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,10 +13,21 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State as WsState
 
 from server.access import Network, client_address
 from server.errors import BadRequest
-from server.realtime.hub import CLOSE_IDLE, CLOSE_POLICY, CLOSE_TOO_BIG, Connection, Hub
+from server.realtime.hub import (
+    CLOSE_IDLE,
+    CLOSE_POLICY,
+    CLOSE_TOO_BIG,
+    DEFAULT_MAX_QUEUED_BYTES,
+    Connection,
+    Hub,
+)
+from server.realtime.frames import PREPARED_EXTENSION, FrameCache
 from server.realtime.messages import (
     ErrorMsg,
     Ping,
@@ -26,9 +38,14 @@ from server.realtime.messages import (
     client_decoder,
     encoder,
 )
-from server.realtime.sources import ChannelRouter
+from server.realtime.presence import Presence
+from server.realtime.sources import ChannelRouter, Source, echo, snap_limit
 
 log = logging.getLogger(__name__)
+
+ABORT_AFTER = 5.0  # seconds a closed connection may take to flush its last bytes before it is cut
+
+_frames = FrameCache()  # one per process: a broadcast's text is framed once for all its viewers
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +53,8 @@ class SocketLimits:
     max_frame: int = 4096
     max_subscriptions: int = 16
     idle_timeout: float = 120.0
-    send_backlog: int = 256
+    send_backlog: int = 256  # messages queued to one socket
+    max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES  # bytes queued to one socket (WS_MAX_QUEUED_BYTES)
     max_snapshot_limit: int = 10_000
     max_per_address: int = 50
 
@@ -49,10 +67,17 @@ class SocketDeps:
     proxies: tuple[Network, ...] = ()
     per_address: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # the app's: a pong's server_now agrees with race times
+    presence: Presence | None = None  # None: no presence messages
+
+
+ERROR_TEXT = 200  # characters of an error's message (a decoder's message may quote the frame)
 
 
 def _error(code: str, message: str, channel: str | None = None) -> str:
-    return encoder.encode(ErrorMsg(code=code, message=message, channel=channel)).decode()
+    if len(message) > ERROR_TEXT:
+        message = message[:ERROR_TEXT] + "…"
+    return encoder.encode(ErrorMsg(code=code, message=message, channel=None if channel is None else echo(channel))).decode()
 
 
 @websocket("/ws")
@@ -73,7 +98,19 @@ async def ws_endpoint(socket: WebSocket, state: State) -> None:
     async def close(code: int, reason: str) -> None:
         await socket.close(code=code, reason=reason)
 
-    conn = Connection(send, close, max_backlog=deps.limits.send_backlog, peer=address)
+    # The server's protocol may offer to write prepared frames (GoatedWebSocketProtocol).
+    write_prepared = socket.scope.get("extensions", {}).get(PREPARED_EXTENSION)
+    write_now = None
+    if write_prepared is not None:
+        frame = _frames.frame
+
+        def write_now(text: str) -> bool:
+            return write_prepared(frame(text))
+
+    limits = deps.limits
+    conn = Connection(
+        send, close, max_backlog=limits.send_backlog, max_bytes=limits.max_queued_bytes, peer=address, write_now=write_now
+    )
     deps.hub.attach(conn)
     try:
         await _read_loop(socket, conn, deps)
@@ -101,10 +138,15 @@ async def _read_loop(socket: WebSocket, conn: Connection, deps: SocketDeps) -> N
         raw = message.get("text")
         if raw is None:
             data = message.get("bytes") or b""
-            raw = data.decode("utf-8", "replace")
-        if len(raw) > limits.max_frame:
+            size = len(data)
+        else:
+            # The limit is in bytes, as on the wire: a character may take up to four.
+            size = len(raw) if len(raw) > limits.max_frame or raw.isascii() else len(raw.encode())
+        if size > limits.max_frame:
             conn.shut(CLOSE_TOO_BIG, f"frame larger than {limits.max_frame} bytes")
             return
+        if raw is None:
+            raw = data.decode("utf-8", "replace")
         try:
             request = client_decoder.decode(raw)
         except msgspec.DecodeError as exc:
@@ -115,9 +157,9 @@ async def _read_loop(socket: WebSocket, conn: Connection, deps: SocketDeps) -> N
                 _subscribe(conn, request, deps)
             case Unsubscribe():
                 deps.hub.leave(conn, request.channel)
-                conn.push(encoder.encode(UnsubscribedMsg(channel=request.channel)).decode())
+                conn.push(encoder.encode(UnsubscribedMsg(channel=echo(request.channel))).decode())
             case Ping():
-                conn.push(encoder.encode(PongMsg(server_now=datetime.now(UTC))).decode())
+                conn.push(encoder.encode(PongMsg(server_now=deps.clock())).decode())
 
 
 def _subscribe(conn: Connection, request: Subscribe, deps: SocketDeps) -> None:
@@ -130,17 +172,96 @@ def _subscribe(conn: Connection, request: Subscribe, deps: SocketDeps) -> None:
     if channel not in conn.channels and len(conn.channels) >= deps.limits.max_subscriptions:
         conn.push(_error("too_many_subscriptions", f"at most {deps.limits.max_subscriptions} channels per socket", channel))
         return
-    limit = request.limit
-    if limit is not None and not 1 <= limit <= deps.limits.max_snapshot_limit:
+    if request.limit is not None and not 1 <= request.limit <= deps.limits.max_snapshot_limit:
         conn.push(_error("bad_limit", f"limit must be between 1 and {deps.limits.max_snapshot_limit}", channel))
         return
+    limit = snap_limit(request.limit)  # one shared text per size, whatever the client asked
+    follow(conn, source, channel, request.since, limit, deps)
+
+
+def follow(conn: Connection, source: Source, channel: str, since: int | None, limit: int | None, deps: SocketDeps) -> None:
+    """Join `channel` and queue its first messages: those after `since` when they are still
+    held, else the snapshot (`limit`: a snapped size), then the viewer count. /ws and /sse."""
     # Join before reading the snapshot: both happen without an await in between, so
     # nothing published can fall between the snapshot and the first delta.
     deps.hub.join(conn, channel)
-    if request.since is not None:
-        missed = source.replay(channel, request.since)
-        if missed is not None:
-            for text in missed:
-                conn.push(text)
-            return
-    conn.push(source.snapshot(channel, limit))
+    missed = source.replay(channel, since) if since is not None else None
+    if missed is not None:
+        for text in missed:
+            conn.push(text)
+    else:
+        conn.push(source.snapshot(channel, limit))
+    if deps.presence is not None:
+        conn.push(deps.presence.text(channel))  # the count now, not at the next presence tick
+
+
+# ---- the server's side of the TCP connection (uvicorn) ------------------------------------
+
+
+class GoatedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websocket protocol (`ws=` in its config), except that a connection it closes
+    is gone within ABORT_AFTER seconds even when the peer has stopped reading.
+
+    asyncio's `transport.close()` waits until the write buffer has drained, and against a
+    peer that never reads it never does: the TCP connection, and the frames buffered for
+    it, would outlive the app's handler (whose per-address count is already given back),
+    the protocol's ping timeout would not drop it, and an address could pile up such
+    connections one batch after another.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.transport = _AbortingTransport(self.transport, self.loop)  # type: ignore[assignment]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        self.scope["extensions"][PREPARED_EXTENSION] = self.write_prepared  # type: ignore[index]
+
+    def write_prepared(self, frame: bytes) -> bool:
+        """Write an already framed message now, if the connection is open, takes data without
+        waiting and negotiated no extension (a compressed connection frames its own). False:
+        the caller sends it the ASGI way, which waits for the transport."""
+        if (
+            self.handshake_complete
+            and not self.close_sent
+            and self.initial_response is None
+            and self.writable.is_set()
+            and self.conn.state is WsState.OPEN
+            and not self.conn.extensions
+            and not self.transport.is_closing()
+        ):
+            self.transport.write(frame)
+            return True
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport.disarm()  # type: ignore[attr-defined]
+        super().connection_lost(exc)
+
+
+class _AbortingTransport:
+    """A transport whose `close()` becomes `abort()` when the peer has not taken the
+    buffered bytes within ABORT_AFTER seconds."""
+
+    __slots__ = ("_transport", "_loop", "_timer", "_lost")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._timer: asyncio.TimerHandle | None = None
+        self._lost = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        self._transport.close()
+        if self._timer is None and not self._lost:
+            self._timer = self._loop.call_later(ABORT_AFTER, self._transport.abort)
+
+    def disarm(self) -> None:
+        """The connection is gone: nothing left to abort."""
+        self._lost = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

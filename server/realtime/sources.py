@@ -9,6 +9,27 @@ from server.errors import BadRequest
 from server.leaderboard.board import Period
 from server.leaderboard.live import LiveBoards
 
+# Snapshot sizes a `limit` is rounded up to, so that every viewer asking for a given size
+# shares one encoded text per version (a limit above the last one: the whole board).
+SNAPSHOT_SIZES = (10, 25, 50, 100, 250, 1000)
+MAX_CHANNEL = 64  # characters; the longest real name is `race:` and a 19-digit id
+ECHO = 64  # characters of a client's value repeated back in an error
+
+
+def snap_limit(limit: int | None) -> int | None:
+    """The cached snapshot size that holds at least `limit` rows (None: the whole board)."""
+    if limit is None:
+        return None
+    for size in SNAPSHOT_SIZES:
+        if limit <= size:
+            return size
+    return None
+
+
+def echo(value: str) -> str:
+    """`value` bounded for an error message: what a client sent is never sent back whole."""
+    return value if len(value) <= ECHO else value[:ECHO] + "…"
+
 
 class Source(Protocol):
     def snapshot(self, channel: str, limit: int | None) -> str: ...
@@ -42,12 +63,12 @@ class ChannelRouter:
 
     def resolve(self, channel: str) -> Source:
         kind, sep, name = channel.partition(":")
-        entry = self._kinds.get(kind)
+        entry = self._kinds.get(kind) if len(channel) <= MAX_CHANNEL and channel.isascii() else None
         if not sep or entry is None:
-            raise BadRequest(f"unknown channel {channel!r}; try leaderboard:<period>")
+            raise BadRequest(f"unknown channel {echo(channel)!r}; try leaderboard:<period>, race:current or race:<id>")
         source, is_valid = entry
         if not is_valid(name):
-            raise BadRequest(f"unknown channel {channel!r}")
+            raise BadRequest(f"unknown channel {echo(channel)!r}")
         return source
 
 

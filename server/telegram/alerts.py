@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 
 from server.leaderboard.board import Board, Delta
 from server.leaderboard.diff import apply
-from server.realtime.messages import DeltaMsg
+from server.leaderboard.messages import DeltaMsg
 from server.telegram.formatting import Move
 
 

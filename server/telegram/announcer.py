@@ -4,17 +4,19 @@ token, written to the outbox under dedupe keys.
 Every process runs one and may write the same post: the key makes it one row. What is due
 is worked out from the races' state, not from single events, so a post missed while a
 process was down (or an event lost between processes) is written on the next look, as long
-as it is still news.
+as it is still news. Each post carries the instant it stops being news (`expires_at`, the
+end of the window it is written in): one that could not go out by then (the channel waited
+out a FloodWait) is dropped, never sent late.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from server.wakeup import Wakeup
 from server.db.engine import DB_ERRORS
 from server.leaderboard.sync import UpstreamHealth
 from server.races.model import Race, RaceStatus
@@ -34,22 +36,28 @@ HOUR, TEN_MIN = timedelta(hours=1), timedelta(minutes=10)
 
 def race_posts(race: Race, standings: Sequence[Standing], now: datetime) -> list[Outgoing]:
     """The channel posts `race` calls for at `now` (pure). Each has a key that is the same
-    wherever and however often this runs; a race whose end moves gets new countdown posts."""
+    wherever and however often this runs; a race whose end moves gets new countdown posts.
+    Each expires when its window closes: a start is news for an hour (and not after the
+    end), "1 hour left" until the 10-minute mark, "10 minutes left" until the end, the
+    result for 6 hours."""
     out: list[Outgoing] = []
     end = int(race.ends_at.timestamp())
     length = race.ends_at - race.starts_at
     if race.status is RaceStatus.LIVE:
         left = race.ends_at - now
         if now - race.starts_at <= STARTED_NEWS and left > timedelta(0):
-            out.append(Outgoing(CHANNEL, "race_started", race_started(race), f"race:{race.id}:started"))
+            until = min(race.starts_at + STARTED_NEWS, race.ends_at)
+            out.append(Outgoing(CHANNEL, "race_started", race_started(race), f"race:{race.id}:started", until))
         if TEN_MIN < left <= HOUR and length >= 2 * HOUR:
-            out.append(Outgoing(CHANNEL, "race_1h", race_time_left(race, "1 hour", standings), f"race:{race.id}:1h:{end}"))
+            text = race_time_left(race, "1 hour", standings)
+            out.append(Outgoing(CHANNEL, "race_1h", text, f"race:{race.id}:1h:{end}", race.ends_at - TEN_MIN))
         if timedelta(0) < left <= TEN_MIN and length >= 3 * TEN_MIN:
-            out.append(Outgoing(CHANNEL, "race_10m", race_time_left(race, "10 minutes", standings), f"race:{race.id}:10m:{end}"))
+            text = race_time_left(race, "10 minutes", standings)
+            out.append(Outgoing(CHANNEL, "race_10m", text, f"race:{race.id}:10m:{end}", race.ends_at))
     elif race.status is RaceStatus.ENDED and race.finalized is not None:
         settled = race.finalized_at or race.ends_at
         if now - settled <= ENDED_NEWS:
-            out.append(Outgoing(CHANNEL, "race_ended", race_ended(race, race.winners), f"race:{race.id}:ended"))
+            out.append(Outgoing(CHANNEL, "race_ended", race_ended(race, race.winners), f"race:{race.id}:ended", settled + ENDED_NEWS))
     return out
 
 
@@ -106,7 +114,7 @@ class Announcer:
         self._token = token  # None: demo mode, no token
         self._upstream = upstream
         self._watch_token = watch_token  # False where this process does not sync (its view may be stale)
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._written: set[str] = set()  # keys this process already wrote (or found written)
         self.on_written: Callable[[], None] = lambda: None
         self.last_error: str | None = None
@@ -116,17 +124,13 @@ class Announcer:
 
     async def run(self) -> None:
         while True:
-            self._wake.clear()
             try:
                 await self.step()
                 self.last_error = None
             except DB_ERRORS as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.error("telegram announcer: database unavailable (%s); retrying", self.last_error)
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._delay())
-            except TimeoutError:
-                pass
+            await self._wake.wait(self._delay())
 
     async def step(self) -> int:
         now = self._clock()

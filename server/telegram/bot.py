@@ -18,7 +18,8 @@ from server.db.tables import AppState
 from server.settings import Settings
 from server.telegram.commands import COMMANDS, BotDeps, register
 from server.telegram.lease import RENEW, USERNAME_KEY, Lease
-from server.telegram.runtime import ClientFactory
+from server.telegram.client import ClientFactory
+from server.telegram.pinned import LiveMessage, LiveView
 from server.telegram.sender import NETWORK_ERRORS, Sender, backoff
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class BotRunner:
         self.state = "starting"  # starting | standby | running | error
         self.username: str | None = None
         self.sender: Sender | None = None
+        self.live: LiveMessage | None = None  # the pinned live message, while this process runs the bot
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
         self._failures = 0
@@ -73,6 +75,12 @@ class BotRunner:
     def wake(self, *_: object) -> None:
         if self.sender is not None:
             self.sender.wake()
+        self.wake_live()
+
+    def wake_live(self, *_: object) -> None:
+        """What the live message shows may have changed (a sync, a race event)."""
+        if self.live is not None:
+            self.live.wake()
 
     async def run(self) -> None:
         while True:
@@ -129,19 +137,28 @@ class BotRunner:
                 on_blocked=self._blocked,
             )
             self._deps.wake_sender = self.sender.wake
-            sending = asyncio.create_task(self.sender.run(), name="telegram_sender")
+            tasks = {asyncio.create_task(self.sender.run(), name="telegram_sender")}
+            settings = self._deps.settings
+            if settings.telegram_live_message and settings.telegram_channel:
+                view = LiveView(self._deps.live, self._deps.races, settings.telegram_live_board, settings.telegram_live_top)
+                self.live = LiveMessage(client, settings.telegram_channel, view, self._deps.throttle, self._clock)
+                tasks.add(asyncio.create_task(self.live.run(), name="telegram_live_message"))
             self.state = "running"
             log.info("telegram bot @%s is running", self.username)
             try:
                 while await self._lease.acquire(self._clock()):
-                    done, _ = await asyncio.wait({sending}, timeout=self._renew)
-                    if done:
-                        sending.result()  # the sender only ends by raising
+                    done, _ = await asyncio.wait(tasks, timeout=self._renew)
+                    for task in done:
+                        task.result()  # the sender and the live message only end by raising,
+                        # and one that ended anyway would leave this loop renewing without a pause
+                        raise RuntimeError(f"telegram: {task.get_name()} stopped")
                 log.warning("telegram: lost the bot lease to another process; stopping here")
             finally:
-                sending.cancel()
-                await asyncio.gather(sending, return_exceptions=True)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
                 self.sender = None
+                self.live = None
                 self._deps.wake_sender = lambda: None
         finally:
             self.state = "standby" if self.state == "running" else self.state
@@ -185,5 +202,5 @@ _DESCRIPTIONS = {
     "rank": "a player's places",
     "link": "link your Goated account",
     "unlink": "remove your link",
-    "alerts": "on or off: hear when your place changes",
+    "alerts": "hear when you are passed, drop out of the prizes or near the next place",
 }

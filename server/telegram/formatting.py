@@ -13,10 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from server.leaderboard.identity import clean_name, clip, placeholder_name
 from server.leaderboard.board import ChangeKind, Period
+from server.money import usd as money  # the one display rule for amounts (docs/protocol.md)
+from server.money import usd_cents as cents
 from server.races.model import Race, Winner
 from server.races.standings import Standing
-from server.realtime.messages import DeltaMsg
+from server.leaderboard.messages import DeltaMsg
 
 MAX_LENGTH = 4096  # Telegram's limit for one text message
 NAME_LIMIT = 48  # longer names are shortened, so one line never nears the limit
@@ -35,18 +38,11 @@ _MEDAL = {1: "🥇", 2: "🥈", 3: "🥉"}
 
 def name(raw: str) -> str:
     """A display name, shortened and HTML-escaped (`<b>evil</b>` arrives as text)."""
-    text = " ".join(raw.split())  # no newlines: a name stays on its line
-    if len(text) > NAME_LIMIT:
-        text = text[: NAME_LIMIT - 1] + "…"
-    return html.escape(text or "?", quote=True)
-
-
-def money(amount: float) -> str:
-    return f"${amount:,.2f}"
-
-
-def cents(value: int) -> str:
-    return f"${value / 100:,.2f}" if value % 100 else f"${value // 100:,}"
+    # Player names were cleaned at the edge; Telegram users' names were not: one rule for both
+    # (no newlines, controls or bidi overrides; cut at a grapheme, so a flag is never split).
+    text = clean_name(raw, "?")
+    text = "?" if text == placeholder_name("?") else clip(text, NAME_LIMIT)
+    return html.escape(text, quote=True)
 
 
 def place(position: int) -> str:
@@ -151,6 +147,7 @@ def race_ended(race: Race, winners: Sequence[Winner]) -> str:
         lines.append(f"{place(w.position)} <b>{name(w.name)}</b> — {money(w.amount)} wagered — wins {cents(w.prize_cents)}")
     if len(winners) > PRIZE_LINES:
         lines.append(f"… and {len(winners) - PRIZE_LINES} more winners")
+    lines += [f"Final standings SHA-256: <code>{race.final_sha256}</code> (/api/races/{race.id}/final.json)"] if race.final_sha256 else []
     return "\n".join(lines)
 
 

@@ -38,12 +38,6 @@ class Lease:
         )
         return bool(rows)
 
-    async def holder_now(self, now: datetime) -> str | None:
-        row = await AppState.select(AppState.value, AppState.updated_at).where(AppState.key == KEY).first().run()
-        if row is None or not row["value"] or row["updated_at"] < now - self.ttl:
-            return None
-        return row["value"]
-
     async def release(self) -> None:
         """Let another process take over at once (a clean shutdown)."""
         await AppState.update({AppState.updated_at: _EPOCH}).where(

@@ -16,7 +16,8 @@ import msgspec
 from server.errors import BadRequest, NotFound
 from server.telegram.formatting import name
 from server.telegram.outbox import Outgoing
-from server.telegram.tables import AccountRow, LinkRow
+from server.telegram.personal import Mark, Prefs, Watcher
+from server.telegram.tables import AccountRow, AlertMarkRow, LinkRow
 
 UNIQUE_VIOLATION = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
 
@@ -162,19 +163,55 @@ class Links:
         )
         return _link(rows[0]) if rows else None
 
-    async def alert_watchers(self) -> dict[str, list[int]]:
-        """uid -> Telegram users linked to it who turned alerts on."""
-        on = await AccountRow.select(AccountRow.telegram_id).where(AccountRow.alerts == True).run()  # noqa: E712 - a SQL expression
+    async def watchers(self) -> list[Watcher]:
+        """Linked Telegram users with any alert on: their player, what they want, and what the
+        last sync saw of them in the race."""
+        on = (
+            await AccountRow.select(
+                AccountRow.telegram_id, AccountRow.alerts, AccountRow.alert_passed, AccountRow.alert_paid, AccountRow.alert_near_cents
+            )
+            .where(
+                (AccountRow.alerts == True)  # noqa: E712 - SQL expressions
+                | (AccountRow.alert_passed == True)  # noqa: E712
+                | (AccountRow.alert_paid == True)  # noqa: E712
+                | AccountRow.alert_near_cents.is_not_null()
+            )
+            .run()
+        )
+        if not on:
+            return []
         ids = [r["telegram_id"] for r in on]
-        if not ids:
-            return {}
-        rows = await LinkRow.select(LinkRow.approved_uid, LinkRow.approved_telegram_id).where(
-            LinkRow.approved_telegram_id.is_in(ids)
+        links = await LinkRow.select(LinkRow.approved_uid, LinkRow.approved_telegram_id).where(LinkRow.approved_telegram_id.is_in(ids)).run()
+        uid_of = {r["approved_telegram_id"]: r["approved_uid"] for r in links}
+        marks = await AlertMarkRow.select().where(AlertMarkRow.telegram_id.is_in(list(uid_of))).run() if uid_of else []
+        mark_of = {r["telegram_id"]: Mark(r["race_id"], r["paid"], r["near_of"]) for r in marks}
+        return [
+            Watcher(r["telegram_id"], uid_of[r["telegram_id"]], _prefs(r), mark_of.get(r["telegram_id"]))
+            for r in on
+            if r["telegram_id"] in uid_of
+        ]
+
+    async def save_marks(self, marks: Mapping[int, Mark], now: datetime) -> None:
+        """What this sync saw of each watcher (in the sync's transaction)."""
+        if not marks:
+            return
+        rows = [
+            AlertMarkRow(telegram_id=telegram_id, race_id=m.race_id, paid=m.paid, near_of=m.near_of, updated_at=now)
+            for telegram_id, m in marks.items()
+        ]
+        await AlertMarkRow.insert(*rows).on_conflict(
+            target=AlertMarkRow.telegram_id,
+            action="DO UPDATE",
+            values=[AlertMarkRow.race_id, AlertMarkRow.paid, AlertMarkRow.near_of, AlertMarkRow.updated_at],
         ).run()
-        out: dict[str, list[int]] = {}
-        for r in rows:
-            out.setdefault(r["approved_uid"], []).append(r["approved_telegram_id"])
-        return out
+
+
+def _prefs(row: Mapping[str, object]) -> Prefs:
+    near = row["alert_near_cents"]
+    return Prefs(
+        places=bool(row["alerts"]), passed=bool(row["alert_passed"]), paid=bool(row["alert_paid"]),
+        near_cents=int(near) if near is not None else None,  # type: ignore[call-overload]
+    )
 
 
 def decision_message(link: Link) -> Outgoing:
@@ -187,7 +224,7 @@ def decision_message(link: Link) -> Outgoing:
 
 
 class Accounts:
-    """Telegram users the bot or the site has seen, and their alert preference."""
+    """Telegram users the bot or the site has seen, and their alert preferences."""
 
     async def seen(self, telegram_id: int, name: str, username: str | None, now: datetime) -> None:
         await AccountRow.insert(
@@ -197,10 +234,23 @@ class Accounts:
         ).run()
 
     async def set_alerts(self, telegram_id: int, on: bool, now: datetime) -> None:
-        await AccountRow.update({AccountRow.alerts: on, AccountRow.updated_at: now}).where(
-            AccountRow.telegram_id == telegram_id
-        ).run()
+        """On: the usual alerts (places, passed, paid; `near` keeps its amount). Off: none at
+        all (also when the user unlinks or blocks the bot)."""
+        values: dict = {AccountRow.alerts: on, AccountRow.alert_passed: on, AccountRow.alert_paid: on, AccountRow.updated_at: now}
+        if not on:
+            values[AccountRow.alert_near_cents] = None
+        await AccountRow.update(values).where(AccountRow.telegram_id == telegram_id).run()
 
-    async def alerts(self, telegram_id: int) -> bool:
-        row = await AccountRow.select(AccountRow.alerts).where(AccountRow.telegram_id == telegram_id).first().run()
-        return bool(row and row["alerts"])
+    async def set_alert(self, telegram_id: int, kind: str, value: bool | int | None, now: datetime) -> None:
+        """One kind: `places`, `passed` or `paid` (on or off), `near` (cents, or None: off)."""
+        column = {"places": AccountRow.alerts, "passed": AccountRow.alert_passed, "paid": AccountRow.alert_paid, "near": AccountRow.alert_near_cents}[kind]
+        await AccountRow.update({column: value, AccountRow.updated_at: now}).where(AccountRow.telegram_id == telegram_id).run()
+
+    async def prefs(self, telegram_id: int) -> Prefs:
+        row = (
+            await AccountRow.select(AccountRow.alerts, AccountRow.alert_passed, AccountRow.alert_paid, AccountRow.alert_near_cents)
+            .where(AccountRow.telegram_id == telegram_id)
+            .first()
+            .run()
+        )
+        return _prefs(row) if row else Prefs()

@@ -1,5 +1,5 @@
-"""Sign in with Telegram: the Login Widget's data checked as Telegram specifies, and the
-site session it opens, a signed cookie (pure).
+"""Sign in with Telegram: the Login Widget's data checked as Telegram specifies (pure); the
+session it opens lives in the database (server/telegram/sessions.py).
 
 https://core.telegram.org/widgets/login#checking-authorization: the data-check-string is
 every received field except `hash`, as `key=value` lines sorted by key and joined by "\\n";
@@ -8,21 +8,23 @@ every received field except `hash`, as `key=value` lines sorted by key and joine
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import datetime
 
 import msgspec
 
-from server.errors import GoatedError
+from server.errors import BadRequest, GoatedError
 
 MAX_AGE = 86_400  # seconds an auth_date stays good for signing in
-SESSION_DAYS = 30
 COOKIE = "goated_session"
 _FIELD_LIMIT = 512
+# The columns these land in: a Telegram user id is a positive BIGINT (Telegram's own fit in
+# 52 bits); a username is at most 32 characters there, 64 in our tables; auth_date is seconds.
+USER_ID_MAX = 2**63 - 1
+USERNAME_MAX = 64
+AUTH_DATE_MAX = 2**40
 
 
 class LoginRefused(GoatedError):
@@ -64,6 +66,12 @@ def verify_widget(fields: Mapping[str, object], bot_token: str, now: datetime) -
         user_id = int(data["id"])
     except (KeyError, ValueError):
         raise LoginRefused("the Telegram login data is incomplete") from None
+    if not 0 < user_id <= USER_ID_MAX:
+        raise BadRequest(f"a Telegram user id is a whole number from 1 to {USER_ID_MAX}")
+    if not 0 <= auth_date <= AUTH_DATE_MAX:
+        raise BadRequest("auth_date is not a time (seconds since 1970)")
+    if len(data.get("username") or "") > USERNAME_MAX:
+        raise BadRequest(f"a Telegram username has at most {USERNAME_MAX} characters")
     age = now.timestamp() - auth_date
     if age > MAX_AGE:
         raise LoginRefused("that Telegram login is more than a day old: sign in again")
@@ -84,46 +92,11 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-# ---- the session cookie --------------------------------------------------------------
+# ---- the session key ------------------------------------------------------------------
 
 
 def session_key(bot_token: str) -> bytes:
-    """Derived from the bot token, so every replica agrees without another secret; a new
-    bot token signs everyone out."""
+    """Keys the session ids stored in the database (server/telegram/sessions.py). Derived
+    from the bot token, so every replica agrees without another secret; a new bot token
+    signs everyone out."""
     return hmac.new(bot_token.encode(), b"goated-live session v1", hashlib.sha256).digest()
-
-
-def sign_session(identity: TelegramIdentity, key: bytes, now: datetime) -> str:
-    payload = {
-        "id": identity.id,
-        "first_name": identity.first_name,
-        "last_name": identity.last_name,
-        "username": identity.username,
-        "exp": int(now.timestamp()) + SESSION_DAYS * 86_400,
-    }
-    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
-    return f"{body}.{_mac(body, key)}"
-
-
-def read_session(cookie: str | None, key: bytes, now: datetime) -> TelegramIdentity | None:
-    if not cookie or "." not in cookie or len(cookie) > 4096:
-        return None
-    body, _, mac = cookie.rpartition(".")
-    if not hmac.compare_digest(_mac(body, key).encode(), mac.encode()):
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        if int(payload["exp"]) < now.timestamp():
-            return None
-        return TelegramIdentity(
-            id=int(payload["id"]),
-            first_name=str(payload.get("first_name") or ""),
-            last_name=str(payload.get("last_name") or ""),
-            username=payload.get("username"),
-        )
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _mac(body: str, key: bytes) -> str:
-    return base64.urlsafe_b64encode(hmac.new(key, body.encode(), hashlib.sha256).digest()).decode().rstrip("=")

@@ -3,7 +3,9 @@
 Delivery is at-least-once: a sender claims a row (a conditional UPDATE, so two senders
 never hold the same row), sends it, then marks it sent. If the process dies between the
 send and the mark, the claim runs out and the row is sent again: a duplicate, never a
-loss. Rows to one chat leave in the order they were written.
+loss. Rows to one chat leave in the order they were written, and a chat that must wait
+(a FloodWait, a retry) holds back only its own rows. A row may carry an expiry (a race
+post that stops being true): past it, it is dropped unsent (`expired_at`), never sent late.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from piccolo.columns.combination import And, Or
+from piccolo.query.functions.aggregate import Min
+
 from server.telegram.formatting import split
 from server.telegram.tables import OutboxRow
 
 CHANNEL = "channel"  # the chat of rows for TELEGRAM_CHANNEL (resolved when sent)
-SCAN = 500  # unsent rows looked at per claim
+SCAN = 500  # chats whose first waiting row is looked at per claim
 KEEP_SENT = timedelta(days=30)
+EXPIRED = "expired before it could be sent: no longer true"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,7 @@ class Outgoing:
     kind: str
     text: str
     dedupe_key: str | None = None
+    expires_at: datetime | None = None  # not sent from this instant on (it would no longer be true)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,7 @@ class Claimed:
     kind: str
     text: str
     attempts: int  # including this one
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,7 @@ class Outbox:
                         created_at=now,
                         attempts=0,
                         next_attempt_at=now,
+                        expires_at=message.expires_at,
                     )
                 )
         if not rows:
@@ -80,43 +89,53 @@ class Outbox:
         return len(written)
 
     async def claim(self, holder: str, now: datetime, hold: timedelta) -> Claimed | None:
-        """Take the next row that may go now: the oldest unsent row of a chat, unless it
-        waits for a retry or another sender holds it. None when there is none."""
-        waiting = (
-            await OutboxRow.select(OutboxRow.id, OutboxRow.chat, OutboxRow.next_attempt_at, OutboxRow.claimed_until)
-            .where(OutboxRow.sent_at.is_null() & OutboxRow.failed_at.is_null())
-            .order_by(OutboxRow.id)
-            .limit(SCAN)
-            .run()
-        )
-        heads: set[str] = set()
-        for row in waiting:
-            if row["chat"] in heads:
-                continue  # a chat's later rows wait for its first
-            heads.add(row["chat"])
-            if row["next_attempt_at"] > now or (row["claimed_until"] is not None and row["claimed_until"] > now):
-                continue
-            won = (
-                await OutboxRow.update(
-                    {
-                        OutboxRow.claimed_by: holder,
-                        OutboxRow.claimed_until: now + hold,
-                        OutboxRow.attempts: OutboxRow.attempts + 1,
-                    }
-                )
-                .where(
-                    (OutboxRow.id == row["id"])
-                    & OutboxRow.sent_at.is_null()
-                    & OutboxRow.failed_at.is_null()
-                    & (OutboxRow.claimed_until.is_null() | (OutboxRow.claimed_until <= now))
-                )
-                .returning(OutboxRow.id, OutboxRow.chat, OutboxRow.kind, OutboxRow.text, OutboxRow.attempts)
+        """Take the next row that may go now: the first waiting row of a chat (its later rows
+        wait behind it), unless it waits for a retry or another sender holds it. A first row
+        whose expiry has passed is dropped (`expired_at`) and the chat's next row steps up.
+        None when there is none."""
+        while True:
+            heads = (
+                await OutboxRow.select(OutboxRow.id, OutboxRow.next_attempt_at, OutboxRow.claimed_until, OutboxRow.expires_at)
+                .where(OutboxRow.id.is_in(OutboxRow.select(Min(OutboxRow.id)).where(_waiting()).group_by(OutboxRow.chat)))
+                .order_by(OutboxRow.id)
+                .limit(SCAN)
                 .run()
             )
-            if won:
-                r = won[0]
-                return Claimed(r["id"], r["chat"], r["kind"], r["text"], r["attempts"])
-        return None
+            free = [r for r in heads if r["claimed_until"] is None or r["claimed_until"] <= now]
+            stale = [r["id"] for r in free if r["expires_at"] is not None and r["expires_at"] <= now]
+            if stale:
+                await self._expire(stale, now)
+                continue  # those chats' next rows may be due now
+            for row in free:
+                if row["next_attempt_at"] > now:
+                    continue
+                won = (
+                    await OutboxRow.update(
+                        {
+                            OutboxRow.claimed_by: holder,
+                            OutboxRow.claimed_until: now + hold,
+                            OutboxRow.attempts: OutboxRow.attempts + 1,
+                        }
+                    )
+                    .where((OutboxRow.id == row["id"]) & _waiting() & _unclaimed(now))
+                    .returning(OutboxRow.id, OutboxRow.chat, OutboxRow.kind, OutboxRow.text, OutboxRow.attempts, OutboxRow.expires_at)
+                    .run()
+                )
+                if won:
+                    r = won[0]
+                    return Claimed(r["id"], r["chat"], r["kind"], r["text"], r["attempts"], r["expires_at"])
+            return None
+
+    async def _expire(self, row_ids: list[int], now: datetime) -> None:
+        await OutboxRow.update({OutboxRow.expired_at: now, OutboxRow.last_error: EXPIRED}).where(
+            OutboxRow.id.is_in(row_ids) & _waiting() & _unclaimed(now)
+        ).run()
+
+    async def expire(self, row_id: int, holder: str, now: datetime) -> None:
+        """Drop a claimed row whose expiry passed before it could go (it waited for the limits)."""
+        await OutboxRow.update(
+            {OutboxRow.expired_at: now, OutboxRow.claimed_by: None, OutboxRow.claimed_until: None, OutboxRow.last_error: EXPIRED}
+        ).where((OutboxRow.id == row_id) & (OutboxRow.claimed_by == holder) & OutboxRow.sent_at.is_null()).run()
 
     async def mark_sent(self, row_id: int, now: datetime, message_id: int | None) -> None:
         await OutboxRow.update(
@@ -129,11 +148,18 @@ class Outbox:
             }
         ).where((OutboxRow.id == row_id) & OutboxRow.sent_at.is_null()).run()
 
-    async def hold(self, row_id: int, holder: str, until: datetime, error: str) -> None:
-        """Keep the claim (a FloodWait being waited out) and say why."""
-        await OutboxRow.update({OutboxRow.claimed_until: until, OutboxRow.last_error: error[:500]}).where(
-            (OutboxRow.id == row_id) & (OutboxRow.claimed_by == holder)
-        ).run()
+    async def postpone(self, row_id: int, holder: str, at: datetime, error: str) -> None:
+        """Give a claimed row back unsent, not to be tried before `at` (a FloodWait: nothing
+        went out, so it does not count as an attempt). The chat's later rows wait behind it."""
+        await OutboxRow.update(
+            {
+                OutboxRow.next_attempt_at: at,
+                OutboxRow.claimed_by: None,
+                OutboxRow.claimed_until: None,
+                OutboxRow.attempts: OutboxRow.attempts - 1,
+                OutboxRow.last_error: error[:500],
+            }
+        ).where((OutboxRow.id == row_id) & (OutboxRow.claimed_by == holder) & OutboxRow.sent_at.is_null()).run()
 
     async def retry_later(self, row_id: int, holder: str, at: datetime, error: str) -> None:
         await OutboxRow.update(
@@ -158,7 +184,7 @@ class Outbox:
         ).where((OutboxRow.id == row_id) & (OutboxRow.claimed_by == holder)).run()
 
     async def stats(self) -> OutboxStats:
-        waiting = OutboxRow.sent_at.is_null() & OutboxRow.failed_at.is_null()
+        waiting = _waiting()
         backlog = await OutboxRow.count().where(waiting).run()
         oldest = await OutboxRow.select(OutboxRow.created_at).where(waiting).order_by(OutboxRow.id).first().run()
         errored = (
@@ -179,10 +205,20 @@ class Outbox:
         )
 
     async def prune(self, now: datetime) -> int:
-        """Forget rows sent (or given up on) more than KEEP_SENT ago."""
+        """Forget rows sent (or given up on, or expired) more than KEEP_SENT ago."""
         before = now - KEEP_SENT
         gone = await OutboxRow.delete().where(
             (OutboxRow.sent_at.is_not_null() & (OutboxRow.sent_at < before))
             | (OutboxRow.failed_at.is_not_null() & (OutboxRow.failed_at < before))
+            | (OutboxRow.expired_at.is_not_null() & (OutboxRow.expired_at < before))
         ).returning(OutboxRow.id).run()
         return len(gone)
+
+
+def _waiting() -> And:
+    """Rows still to be sent: not sent, not given up on, not expired."""
+    return OutboxRow.sent_at.is_null() & OutboxRow.failed_at.is_null() & OutboxRow.expired_at.is_null()
+
+
+def _unclaimed(now: datetime) -> Or:
+    return OutboxRow.claimed_until.is_null() | (OutboxRow.claimed_until <= now)

@@ -1,23 +1,30 @@
-"""HTTP for Telegram: Sign in with Telegram (a session tied to the Telegram identity), the
-viewer's own position, and the admin's link requests."""
+"""HTTP for Telegram: Sign in with Telegram (a server-side session tied to the Telegram
+identity; signing in and out only as JSON from our own pages), the viewer's own position,
+and the admin's link requests."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie, State
+from litestar.connection import ASGIConnection
+from litestar.datastructures import CacheControlHeader, Cookie, State
+from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect
 
+from server.params import SerialId
 from server.admin import admin_guard
 from server.errors import BadRequest, GoatedError
 from server.leaderboard.board import Period
 from server.races.model import RaceStatus
 from server.telegram.links import Link, decision_message
-from server.telegram.login import COOKIE, SESSION_DAYS, LoginRefused, TelegramIdentity, read_session, sign_session, verify_widget
+from server.access import client_scheme, parse_networks
+from server.telegram.login import COOKIE, LoginRefused, TelegramIdentity, verify_widget
+from server.telegram.sessions import SESSION_DAYS, close_session, open_session, read_session
 from server.telegram.runtime import Telegram
 
 CALLBACK = "/api/auth/telegram/callback"
@@ -27,6 +34,50 @@ class TelegramOff(GoatedError):
     """Sign in with Telegram on a server without Telegram configured: the feature is not there."""
 
     status_code = 404
+
+
+class CrossSite(GoatedError):
+    """Signing in or out from another site's page (login CSRF, forced logout)."""
+
+    status_code = 403
+
+
+class NotJson(GoatedError):
+    status_code = 415
+
+
+def same_origin_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Sign-in and sign-out only as JSON from our own pages.
+
+    Another site's form can send text/plain or a form encoding but not application/json,
+    and its scripts cannot send that without a CORS preflight, which we never grant. A
+    browser also says where a request comes from: Sec-Fetch-Site, or else Origin, must be
+    us. A client that sends neither (curl) is not a browser another site can drive."""
+    media = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise NotJson("send this as JSON (Content-Type: application/json)")
+    site = connection.headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        raise CrossSite(f"signing in or out is only possible from this site's own pages (Sec-Fetch-Site: {site[:20]})")
+    origin = connection.headers.get("origin")
+    if origin is not None and not _same_host(origin, connection.headers.get("host", "")):
+        raise CrossSite("signing in or out is only possible from this site's own pages (Origin is another site)")
+
+
+def _same_host(origin: str, host: str) -> bool:
+    """Origin's host against the Host header; the port is left out because a proxy's Host
+    ($host in nginx) drops it, and cookies do not tell ports apart anyway."""
+    theirs, ours = _hostname(origin), _hostname(f"//{host}")
+    return theirs is not None and theirs == ours
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises here: not an origin a browser sends
+    except ValueError:
+        return None
+    return parts.hostname
 
 
 class LoginConfig(msgspec.Struct, kw_only=True):
@@ -65,10 +116,19 @@ class LinkInfo(msgspec.Struct, kw_only=True):
     player_name: str
 
 
+class OwnPlayer(msgspec.Struct, kw_only=True):
+    """The linked player's own uid and real name: the pages show that one row unmasked
+    (NAME_MASK=partial) and highlight it, for this viewer alone."""
+
+    uid: str
+    name: str
+
+
 class Me(msgspec.Struct, kw_only=True):
     signed_in: bool
     telegram: ViewerIdentity | None = None
     link: LinkInfo | None = None  # pending or approved
+    player: OwnPlayer | None = None  # the linked player, once approved
     positions: list[Position] = []  # the linked player's, once approved
     race: RacePosition | None = None
 
@@ -88,7 +148,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _session_cookie(request: Request[Any, Any, Any], value: str, max_age: int) -> Cookie:
+def _session_cookie(state: State, request: Request[Any, Any, Any], value: str, max_age: int) -> Cookie:
+    """`Secure` whenever the browser reached us over HTTPS, directly or through a trusted proxy."""
+    proxies = parse_networks(state.services.settings.trusted_proxies)
     return Cookie(
         key=COOKIE,
         value=value,
@@ -96,7 +158,7 @@ def _session_cookie(request: Request[Any, Any, Any], value: str, max_age: int) -
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=client_scheme(request, proxies) == "https",
     )
 
 
@@ -105,8 +167,8 @@ async def _sign_in(state: State, request: Request[Any, Any, Any], fields: dict[s
     now = _now()
     identity = verify_widget(fields, telegram.settings.telegram_bot_token or "", now)
     await telegram.accounts.seen(identity.id, identity.name, identity.username, now)
-    cookie = _session_cookie(request, sign_session(identity, telegram.session_key or b"", now), SESSION_DAYS * 86_400)
-    return identity, cookie
+    session = await open_session(identity, telegram.session_key or b"", now)
+    return identity, _session_cookie(state, request, session, SESSION_DAYS * 86_400)
 
 
 class AuthController(Controller):
@@ -121,7 +183,7 @@ class AuthController(Controller):
         username = await telegram.bot_username()
         return LoginConfig(enabled=username is not None, bot_username=username, auth_url=CALLBACK)
 
-    @post("/auth/telegram", summary="Sign in with the Telegram Login Widget's data", status_code=200)
+    @post("/auth/telegram", summary="Sign in with the Telegram Login Widget's data", status_code=200, guards=[same_origin_json])
     async def sign_in(self, state: State, request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]) -> Response[Me]:
         identity, cookie = await _sign_in(state, request, data)
         return Response(await _me(state, identity), cookies=[cookie])
@@ -131,20 +193,29 @@ class AuthController(Controller):
         fields = {k: v for k, v in request.query_params.items()}
         try:
             _, cookie = await _sign_in(state, request, fields)
-        except (LoginRefused, TelegramOff):
+        except (LoginRefused, TelegramOff, BadRequest):
             return Redirect("/account?login=refused")
         return Redirect("/account", cookies=[cookie])
 
-    @post("/auth/logout", summary="Sign out", status_code=204)
-    async def logout(self, request: Request[Any, Any, Any]) -> Response[None]:
-        return Response(None, status_code=204, cookies=[_session_cookie(request, "", 0)])
+    @post("/auth/logout", summary="Sign out: ends the session for every copy of its cookie", status_code=204, guards=[same_origin_json])
+    async def logout(self, state: State, request: Request[Any, Any, Any]) -> Response[None]:
+        telegram: Telegram | None = state.services.telegram
+        if telegram is not None and telegram.session_key is not None:
+            await close_session(request.cookies.get(COOKIE), telegram.session_key)
+        return Response(None, status_code=204, cookies=[_session_cookie(state, request, "", 0)])
 
-    @get("/me", summary="The signed-in viewer: Telegram identity, link and positions", cache=False)
+    # The viewer's own real name rides in it: never kept by a shared cache.
+    @get(
+        "/me",
+        summary="The signed-in viewer: Telegram identity, link, own player and positions",
+        cache=False,
+        cache_control=CacheControlHeader(private=True, no_store=True),
+    )
     async def me(self, state: State, request: Request[Any, Any, Any]) -> Me:
         telegram: Telegram | None = state.services.telegram
         if telegram is None or telegram.session_key is None:
             return Me(signed_in=False)
-        identity = read_session(request.cookies.get(COOKIE), telegram.session_key, _now())
+        identity = await read_session(request.cookies.get(COOKIE), telegram.session_key, _now())
         if identity is None:
             return Me(signed_in=False)
         return await _me(state, identity)
@@ -159,6 +230,8 @@ async def _me(state: State, identity: TelegramIdentity) -> Me:
     me.link = LinkInfo(id=link.id, status=link.status, uid=link.uid, player_name=link.player_name)
     if link.status != "approved":
         return me
+    record = await state.services.store.player(link.uid)
+    me.player = OwnPlayer(uid=link.uid, name=record["name"] if record is not None else link.player_name)
     live = state.services.live
     for period in Period:
         row = live.row(period, link.uid)
@@ -194,11 +267,11 @@ class AdminLinkController(Controller):
         return LinkPage(links=links)
 
     @post("/{link_id:int}/approve", summary="Approve a link request", status_code=200)
-    async def approve(self, state: State, link_id: FromPath[int]) -> Link:
+    async def approve(self, state: State, link_id: SerialId) -> Link:
         return await _decide(state, link_id, approve=True)
 
     @post("/{link_id:int}/reject", summary="Reject a link request", status_code=200)
-    async def reject(self, state: State, link_id: FromPath[int]) -> Link:
+    async def reject(self, state: State, link_id: SerialId) -> Link:
         return await _decide(state, link_id, approve=False)
 
 

@@ -11,17 +11,23 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from server.db.engine import DB_ERRORS
 from server.db.tables import AppState
-from server.health import Part, build_report
-from server.leaderboard.sync import SyncService
-from server.races.messages import RaceChanged, RaceEnded, RaceStatusChanged
-from server.realtime.messages import BoardsSynced
-from server.realtime.relay import cancel_and_wait
+from server.leaderboard.live import LiveBoards
+from server.leaderboard.store import BoardStore
+from server.leaderboard.sync import SyncResult, SyncService
+from server.races.service import RaceService
+from server.realtime.relay import Relay
+from server.status import HealthReport, Part
+from server.supervisor import Supervisor
+from server.upstream.token import TokenKeeper
+from server.races.messages import RaceChanged, RaceEnded, RaceStandingsUpdated, RaceStatusChanged
+from server.leaderboard.messages import BoardsSynced
 from server.settings import Settings
 from server.telegram.announcer import Announcer
+from server.telegram.client import ClientFactory
 from server.telegram.lease import USERNAME_KEY, Lease
 from server.telegram.limits import Throttle
 from server.telegram.links import Accounts, Links
@@ -30,12 +36,32 @@ from server.telegram.mirror import SyncMirror
 from server.telegram.outbox import Outbox
 
 if TYPE_CHECKING:
-    from server.services import Services
     from server.telegram.bot import BotRunner
     from server.telegram.commands import BotDeps
 
-# Builds the bot's pyrogram Client from the settings (tests pass one that fakes Telegram).
-ClientFactory = Callable[[Settings], Any]
+class Services(Protocol):
+    """What the feature is handed by the app (server/services.py's `Services`): the parts of
+    this process it reads, writes through and starts its tasks under."""
+
+    settings: Settings
+    live: LiveBoards
+    races: RaceService | None
+    sync: SyncService
+    store: BoardStore
+    token: TokenKeeper
+    relay: Relay
+    supervisor: Supervisor
+    redis: object | None
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    async def request_sync(self, trigger: str) -> SyncResult | None: ...
+
+    async def health_report(self) -> HealthReport: ...
+
+    async def resync(self) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +81,6 @@ class Telegram:
         self.mirror: SyncMirror | None = None
         self.announcer: Announcer | None = None
         self.runner: BotRunner | None = None  # None: the bot does not run in this process
-        self.tasks: list[asyncio.Task[None]] = []
         self.session_key = session_key(settings.telegram_bot_token) if settings.telegram_bot_token else None
 
     @property
@@ -86,9 +111,6 @@ class Telegram:
             last_sent_at=stats.last_sent_at,
             last_send_error=stats.last_error,
         )
-        for task in self.tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                return Part(status="degraded", detail=f"{task.get_name()} stopped: {task.exception()!r}", info=info)
         if self.mirror is not None and self.mirror.errors:
             info["unposted_syncs"] = self.mirror.errors
             return Part(status="degraded", detail=f"{self.mirror.errors} sync(s) could not be worded for Telegram: see the log", info=info)
@@ -100,8 +122,16 @@ class Telegram:
             sender = runner.sender
             if sender is not None:
                 info.update(sent=sender.sent, last_error=sender.last_error, last_error_at=sender.last_error_at)
+            live = runner.live
+            if live is not None:
+                info["live_message"] = {
+                    "message_id": live.message_id, "edits": live.edits, "posts": live.posts, "unchanged": live.skipped,
+                    "last_done_at": live.last_done_at, "last_error": live.last_error,
+                }
             if runner.state == "error":
                 return Part(status="degraded", detail=f"the bot is not connected ({runner.last_error}); retrying", info=info)
+            if live is not None and live.failing:
+                return Part(status="degraded", detail=f"the live message is not kept up to date: {live.last_error}", info=info)
             if sender is not None and sender.failing and stats.backlog:
                 return Part(status="degraded", detail=f"{stats.backlog} message(s) waiting; last send failed: {sender.last_error}", info=info)
         if age > STALE_BACKLOG.total_seconds():
@@ -125,7 +155,7 @@ def bot_deps(services: Services, telegram: Telegram, clock: Callable[[], datetim
         links=telegram.links,
         accounts=telegram.accounts,
         outbox=telegram.outbox,
-        status=lambda: build_report(services),
+        status=services.health_report,
         throttle=throttle or Throttle(),
         clock=clock,
     )
@@ -142,9 +172,7 @@ async def follow_database(services: Services, every: float = FOLLOW_EVERY) -> No
         try:
             last = await services.store.last_sync()
             if last is not None and last.seq > services.live.seq:
-                await services.sync.load()
-                if services.races is not None:
-                    await services.races.load()
+                await services.resync()
         except DB_ERRORS as exc:
             log.warning("telegram: could not follow the database (%s: %s)", type(exc).__name__, exc)
 
@@ -174,8 +202,7 @@ async def running_telegram(
         return
     telegram = Telegram(settings)
     sync: SyncService = services.sync
-    mirror = telegram.mirror = SyncMirror(settings, telegram.outbox, telegram.links, services.live)
-    sync.listeners.append(mirror)
+    mirror = telegram.mirror = SyncMirror(settings, telegram.outbox, telegram.links, services.races)
     announcer = Announcer(
         telegram.outbox,
         services.races,
@@ -189,8 +216,9 @@ async def running_telegram(
     telegram.announcer = announcer
     for event_type in (RaceChanged, RaceStatusChanged, RaceEnded):
         services.relay.on(event_type, announcer.wake)
-    tasks = telegram.tasks
-    tasks.append(asyncio.create_task(announcer.run(), name="telegram_announcer"))
+    supervisor = services.supervisor
+    names = ["telegram_announcer"]
+    supervisor.start("telegram_announcer", announcer.run)
     if bot if bot is not None else settings.telegram_bot_in_serve:
         # pyrogram is imported only where a bot runs.
         from server.telegram.bot import BotRunner, make_client
@@ -198,15 +226,17 @@ async def running_telegram(
         deps = bot_deps(services, telegram, clock)
         runner = BotRunner(deps, Lease(holder_id()), make or make_client, clock)
         telegram.runner = runner
-        mirror.on_written = runner.wake
         announcer.on_written = runner.wake
         services.relay.on(BoardsSynced, runner.wake)  # another process's sync may have written rows
-        tasks.append(asyncio.create_task(runner.run(), name="telegram_bot"))
-        tasks.append(asyncio.create_task(follow_database(services), name="telegram_follow_database"))
+        for event_type in (RaceStandingsUpdated, RaceChanged, RaceStatusChanged, RaceEnded):
+            services.relay.on(event_type, runner.wake_live)  # the live message shows the race
+        supervisor.start("telegram_bot", runner.run)
+        supervisor.start("telegram_follow_database", lambda: follow_database(services))
+        names += ["telegram_bot", "telegram_follow_database"]
     else:
         log.info("Telegram: this process writes the outbox; the bot runs elsewhere (goated bot)")
     try:
         yield telegram
     finally:
-        for task in reversed(tasks):
-            await cancel_and_wait(task)
+        for name in reversed(names):
+            await supervisor.stop(name)

@@ -1,10 +1,13 @@
 """The outbox sender: claim a row, wait for the rate limits, send it, mark it sent.
 
-FloodWait: the row stays claimed while we sleep the `value` Telegram asked for, then the
-same row is sent again (nothing went out, so nothing is duplicated). Network and server
-errors: the row is released and retried later with backoff. A DM that Telegram refuses
-for good (the user blocked the bot) is marked failed; channel rows are retried until the
-channel works again (the bot is not admin yet, the channel is wrong): never dropped.
+FloodWait: Telegram refused before sending, so nothing went out. The row goes back to the
+outbox not to be tried before the `value` Telegram named, and its chat's later rows wait
+behind it; every other chat, the channel included, goes on at once (the sender never sleeps
+a FloodWait). Network and server errors: the row is released and retried later with
+backoff. A DM that Telegram refuses for good (the user blocked the bot) is marked failed;
+channel rows are retried until the channel works again (the bot is not admin yet, the
+channel is wrong): never dropped. A row whose expiry passes before it could go (a race post
+that is no longer true) is dropped, never sent late.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from datetime import datetime, timedelta
 from pyrogram import Client, enums, types
 from pyrogram.errors import BadRequest, Flood, Forbidden, InputUserDeactivated, RPCError, UserIsBlocked
 
+from server.wakeup import Wakeup
+from server.backoff import full_jitter
 from server.db.engine import DB_ERRORS
 from server.telegram.limits import Throttle
 from server.telegram.outbox import CHANNEL, Claimed, Outbox
@@ -33,8 +38,8 @@ NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError)
 
 
 def backoff(attempts: int, jitter: float) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2^attempts)], at least one second."""
-    return max(1.0, jitter * min(RETRY_CAP, RETRY_BASE * 2 ** min(attempts, 20)))
+    """Full jitter (server/backoff.py) from RETRY_BASE up to RETRY_CAP, at least one second."""
+    return max(1.0, full_jitter(attempts, RETRY_BASE, RETRY_CAP, lambda: jitter))
 
 
 def target(chat: str, channel: str | None) -> int | str | None:
@@ -57,7 +62,6 @@ class Sender:
         clock: Callable[[], datetime],
         *,
         on_blocked: Callable[[int], Awaitable[None]] | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._client = client
@@ -67,9 +71,8 @@ class Sender:
         self._holder = holder
         self._clock = clock
         self._on_blocked = on_blocked
-        self._sleep = sleep
         self._jitter = jitter
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self.sent = 0
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
@@ -87,7 +90,6 @@ class Sender:
     async def run(self) -> None:
         pruned: datetime | None = None
         while True:
-            self._wake.clear()
             try:
                 await self.drain()
                 now = self._clock()
@@ -98,10 +100,7 @@ class Sender:
             except DB_ERRORS as exc:
                 self._error(f"database: {type(exc).__name__}: {exc}")
                 log.error("telegram sender: database unavailable (%s); retrying", exc)
-            try:
-                await asyncio.wait_for(self._wake.wait(), POLL)
-            except TimeoutError:
-                pass
+            await self._wake.wait(POLL)
 
     async def drain(self) -> int:
         """Send everything that may go now; returns how many went."""
@@ -117,24 +116,25 @@ class Sender:
             return 0
         sending = False
         try:
-            while True:
-                await self._throttle.acquire(row.chat, group=row.chat == CHANNEL)
-                try:
-                    sending = True
-                    message = await self._client.send_message(to, row.text, parse_mode=enums.ParseMode.HTML, link_preview_options=NO_PREVIEW)
-                    sending = False
-                    break
-                except Flood as exc:
-                    sending = False  # Telegram refused before sending: nothing went out
-                    wait = float(exc.value) if isinstance(exc.value, int | float) else 5.0
-                    self._error(f"FloodWait: Telegram asked to wait {wait:.0f} s")
-                    log.warning("telegram: FloodWait of %.0f s sending row %d; waiting", wait, row.id)
-                    await self._outbox.hold(row.id, self._holder, self._clock() + timedelta(seconds=wait) + HOLD, f"FloodWait {wait:.0f} s")
-                    await self._sleep(wait)
+            await self._throttle.acquire(row.chat, group=row.chat == CHANNEL)
+            if row.expires_at is not None and self._clock() >= row.expires_at:
+                await self._outbox.expire(row.id, self._holder, self._clock())
+                log.info("telegram: dropped row %d (%s): no longer true by the time it could go", row.id, row.kind)
+                return 0
+            sending = True
+            message = await self._client.send_message(to, row.text, parse_mode=enums.ParseMode.HTML, link_preview_options=NO_PREVIEW)
+            sending = False
         except asyncio.CancelledError:
             if not sending:
                 await self._outbox.release(row.id, self._holder)
             raise
+        except Flood as exc:
+            # Refused before sending: nothing went out. Only this chat waits.
+            wait = float(exc.value) if isinstance(exc.value, int | float) else 5.0
+            self._error(f"FloodWait: Telegram asked to wait {wait:.0f} s before writing to {row.chat}")
+            log.warning("telegram: FloodWait of %.0f s for chat %s; its messages wait, the others go on", wait, row.chat)
+            await self._outbox.postpone(row.id, self._holder, self._clock() + timedelta(seconds=wait), f"FloodWait {wait:.0f} s")
+            return 0
         except (BadRequest, Forbidden) as exc:
             if row.chat == CHANNEL:
                 await self._retry(row, _describe(exc), backoff(row.attempts, self._jitter()))

@@ -1,4 +1,5 @@
-"""Piccolo tables for Telegram: the outbox, account links, and the bot's users."""
+"""Piccolo tables for Telegram: the outbox, account links, the bot's users, the site
+sessions opened by Sign in with Telegram, and the pinned live message."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class OutboxRow(Table, tablename="telegram_outbox"):
     claimed_until = Timestamptz(null=True, default=None)
     sent_at = Timestamptz(null=True, default=None, index=True)
     failed_at = Timestamptz(null=True, default=None)  # given up (only for a DM Telegram refuses for good)
+    expires_at = Timestamptz(null=True, default=None)  # a post no longer true after this is not sent (race posts)
+    expired_at = Timestamptz(null=True, default=None)  # when it was dropped for that, unsent
     telegram_message_id = BigInt(null=True, default=None)
     last_error = Text(null=True, default=None)
 
@@ -47,13 +50,56 @@ class LinkRow(Table, tablename="telegram_links"):
 
 
 class AccountRow(Table, tablename="telegram_accounts"):
-    """A Telegram user the bot or the site knows: their name and alert preference."""
+    """A Telegram user the bot or the site knows: their name and alert preferences (`/alerts`)."""
 
     telegram_id = BigInt(primary_key=True)
     name = Text()
     username = Varchar(length=64, null=True, default=None)
-    alerts = Boolean(default=False)
+    alerts = Boolean(default=False)  # places: their place on the boards changes
+    alert_passed = Boolean(default=False)  # someone passes them in the current race
+    alert_paid = Boolean(default=False)  # they drop out of the current race's paid places
+    alert_near_cents = BigInt(null=True, default=None)  # they come within this of the place above in the race
     updated_at = Timestamptz()
 
 
-TELEGRAM_TABLES: tuple[type[Table], ...] = (OutboxRow, LinkRow, AccountRow)
+class AlertMarkRow(Table, tablename="telegram_alert_marks"):
+    """What the last sync saw of a user's player in the current race (written in the sync's
+    transaction), so the next sync alerts on what is new, not on what still holds."""
+
+    telegram_id = BigInt(primary_key=True)
+    race_id = Integer()
+    paid = Boolean(default=False)  # in a paid place
+    near_of = Integer(null=True, default=None)  # the position above they were within their amount of
+    updated_at = Timestamptz()
+
+
+class WebSessionRow(Table, tablename="web_sessions"):
+    """A site session opened by Sign in with Telegram. The cookie holds a random id; this row
+    holds only its keyed hash, so the table cannot be turned back into cookies. Signing out
+    deletes the row: every copy of the cookie stops working on every replica at once."""
+
+    id_hash = Varchar(length=64, primary_key=True)  # hex HMAC-SHA256 of the cookie's id
+    telegram_id = BigInt(index=True)
+    first_name = Text(default="")
+    last_name = Text(default="")
+    username = Varchar(length=64, null=True, default=None)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(index=True)
+
+
+class LiveMessageRow(Table, tablename="telegram_live_message"):
+    """The pinned live message of a chat: which message it is and what it last said, so a
+    restart (or another process taking the bot over) edits the same message."""
+
+    chat = Varchar(length=64, primary_key=True)  # TELEGRAM_CHANNEL as configured: a new channel starts afresh
+    chat_id = BigInt(null=True, default=None)  # Telegram's numeric id of that chat
+    message_id = BigInt(null=True, default=None)  # None: not posted yet
+    text_hash = Varchar(length=64, null=True, default=None)  # SHA-256 of the text it shows
+    edited_at = Timestamptz(null=True, default=None)  # last post or edit
+    pin_checked_at = Timestamptz(null=True, default=None)
+    not_before = Timestamptz(null=True, default=None)  # a FloodWait: no call to this chat before then
+    last_error = Text(null=True, default=None)
+    updated_at = Timestamptz()
+
+
+TELEGRAM_TABLES: tuple[type[Table], ...] = (OutboxRow, LinkRow, AccountRow, WebSessionRow, LiveMessageRow, AlertMarkRow)

@@ -14,16 +14,19 @@ from server.errors import (
     UpstreamUnavailable,
 )
 from server.leaderboard.board import Player
-from server.upstream.contract import decode
+from server.upstream.contract import RefusedRow, decode
 
 
 class Fetched:
-    """A decoded snapshot plus how long the request took."""
+    """A decoded snapshot (and the rows refused from it) plus how long the request took."""
 
-    __slots__ = ("players", "status", "elapsed", "decode_seconds")
+    __slots__ = ("players", "refused", "status", "elapsed", "decode_seconds")
 
-    def __init__(self, players: list[Player], status: int, elapsed: float, decode_seconds: float):
+    def __init__(
+        self, players: list[Player], status: int, elapsed: float, decode_seconds: float, refused: list[RefusedRow] | None = None
+    ):
         self.players = players
+        self.refused = refused or []
         self.status = status
         self.elapsed = elapsed
         self.decode_seconds = decode_seconds
@@ -73,8 +76,8 @@ class GoatedClient:
         if status != 200:
             raise UpstreamError(f"upstream answered unexpected status {status}")
         decode_started = time.perf_counter()
-        players = decode(response.content)
-        return Fetched(players, status, elapsed, time.perf_counter() - decode_started)
+        decoded = decode(response.content)
+        return Fetched(decoded.players, status, elapsed, time.perf_counter() - decode_started, decoded.refused)
 
     def _observe(self, outcome: str, started: float) -> float:
         elapsed = time.perf_counter() - started

@@ -6,18 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from typing import Any
 
 import uvicorn
 
-from server.settings import Settings
 from server.upstream.sim_app import create_sim_app
 from server.upstream.simulator import Simulation
 
 
 @asynccontextmanager
-async def serve_on_loopback(app: object, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn in this event loop; yields its base URL."""
+async def serve_on_loopback(app: object, host: str = "127.0.0.1", port: int = 0, **options: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn in this event loop; yields its base URL. `options` are
+    uvicorn's (a websocket app passes its protocol, as `goated serve` does)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -28,6 +28,10 @@ async def serve_on_loopback(app: object, host: str = "127.0.0.1", port: int = 0)
         log_config=None,  # keep the host process's logging (server/logs.py)
         timeout_keep_alive=120,  # longer than any sync interval: no reuse of a closing connection
         proxy_headers=False,  # see server/serve.py
+        # A connection still open at shutdown is cut after this long, as `goated serve` does
+        # (server/serve.py), rather than holding the stop forever.
+        timeout_graceful_shutdown=options.pop("timeout_graceful_shutdown", 3),
+        **options,
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the host process owns signals
@@ -46,13 +50,9 @@ async def serve_on_loopback(app: object, host: str = "127.0.0.1", port: int = 0)
 
 
 @asynccontextmanager
-async def start_demo_upstream(settings: Settings) -> AsyncIterator[str]:
-    simulation = Simulation(
-        players=settings.sim_players,
-        seed=settings.sim_seed,
-        start=datetime.now(UTC),
-        speed=settings.sim_speed,
-    )
-    app = create_sim_app(simulation, affiliate_code=settings.affiliate_code)
+async def start_demo_upstream(simulation: Simulation, *, affiliate_code: str) -> AsyncIterator[str]:
+    """The simulated upstream for demo mode, serving `simulation` on a loopback port; its
+    world runs on from where it stands."""
+    app = create_sim_app(simulation, affiliate_code=affiliate_code)
     async with serve_on_loopback(app) as base_url:
         yield base_url

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pybreaker
 
+from server.backoff import full_jitter
 from server.errors import UpstreamError, UpstreamRateLimited, UpstreamUnavailable
 from server.upstream.client import Fetched, GoatedClient
 
@@ -33,7 +34,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt))."""
-        return rand() * min(self.cap, self.base * (2**attempt))
+        return full_jitter(attempt, self.base, self.cap, rand)
 
 
 class _Transitions(pybreaker.CircuitBreakerListener):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 from litestar import Controller, get, put
@@ -13,6 +13,7 @@ from litestar.params import JSONBody
 from server.admin import admin_guard
 from server.db.engine import DB_ERRORS
 from server.errors import BadRequest, Unavailable
+from server.upstream.token import NO_KEY, TokenKeyMissing
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,14 @@ class UpstreamAdminController(Controller):
 
     @put("/", summary="Replace the upstream token without a restart")
     async def replace_token(self, state: State, data: JSONBody[TokenIn]) -> TokenStatus:
-        """The body is `{"token": "<the new JWT from Goated>"}`."""
+        """The body is `{"token": "<the new JWT from Goated>"}`. It is stored encrypted with
+        `TOKEN_KEY`; without that setting the request is refused (503) and nothing changes."""
         services = state.services
         if services.settings.demo:
             raise BadRequest("demo mode reads the built-in simulator, which needs no token; set GOATED_TOKEN to go live")
-        now = datetime.now(UTC)
+        if services.token.cipher is None:  # refused before anything changes: never stored in plaintext
+            raise TokenKeyMissing(NO_KEY)
+        now = services.clock()
         services.token.replace(data.token, now)
         services.client.set_token(services.token.token)
         stored = True
@@ -65,7 +69,7 @@ def _status(state: State, *, stored: bool) -> TokenStatus:
     services = state.services
     if services.settings.demo:
         raise Unavailable("demo mode: there is no upstream token")
-    now = datetime.now(UTC)
+    now = services.clock()
     info = services.token.status(now)
     return TokenStatus(
         source=str(info["source"]),

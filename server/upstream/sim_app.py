@@ -20,7 +20,7 @@ from litestar.params import FromPath, JSONBody
 from server.logs import DeferringLoggingConfig
 from server.upstream.simulator import Simulation
 
-__all__ = ["FaultMode", "FaultSpec", "Faults", "create_sim_app", "serve_sim"]
+__all__ = ["FaultMode", "FaultSpec", "Faults", "create_sim_app", "running_from", "serve_sim"]
 
 _LEADERBOARD_PATH = "/affiliate/referral-leaderboard/{code:str}"
 _TRUNCATED_SHARE = 0.3
@@ -125,6 +125,21 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def running_from(start: datetime, *, wall: Callable[[], datetime] = _utc_now) -> Callable[[], datetime]:
+    """A clock that reads `start` now and runs on as `wall` time passes.
+
+    The simulated world's time: it begins at the simulation's start, wherever the wall clock
+    is, so a world started at a fixed instant does not jump to the wall clock's day, week and
+    month on its first request.
+    """
+    origin = wall()
+
+    def clock() -> datetime:
+        return start + (wall() - origin)
+
+    return clock
+
+
 @dataclass
 class _World:
     """What the handlers share: the simulation, its clock and the injected fault."""
@@ -152,16 +167,17 @@ def create_sim_app(
     simulation: Simulation,
     *,
     token: str | None = None,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] | None = None,
     affiliate_code: str | None = None,
 ) -> Litestar:
     """An app serving `simulation` as Goated's referral leaderboard, plus /_sim/* controls.
 
-    With `token` set, the leaderboard requires `Authorization: Bearer <token>`; with
-    `affiliate_code` set, other codes get 404. The controls need no token: never expose this
-    app beyond a demo or a test.
+    `clock` is the simulated world's time; by default it runs on from the simulation's current
+    time (`running_from(simulation.now)`), whatever the wall clock says. With `token` set, the
+    leaderboard requires `Authorization: Bearer <token>`; with `affiliate_code` set, other
+    codes get 404. The controls need no token: never expose this app beyond a demo or a test.
     """
-    world = _World(simulation, clock)
+    world = _World(simulation, clock if clock is not None else running_from(simulation.now))
 
     @get(_LEADERBOARD_PATH)
     async def leaderboard(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
@@ -223,10 +239,16 @@ def create_sim_app(
 
 
 async def serve_sim(
-    host: str, port: int, players: int, seed: int, speed: float, token: str | None
+    host: str,
+    port: int,
+    players: int,
+    seed: int,
+    speed: float,
+    token: str | None,
+    start: datetime | None = None,
 ) -> None:
-    """Serve a fresh simulation starting now until the server is told to exit."""
-    simulation = Simulation(players=players, seed=seed, speed=speed, start=_utc_now())
+    """Serve a fresh simulation starting at `start` (default: now) until the server is told to exit."""
+    simulation = Simulation(players=players, seed=seed, speed=speed, start=start or _utc_now())
     app = create_sim_app(simulation, token=token)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None))
     await server.serve()

@@ -112,11 +112,21 @@ class Simulation:
     (about 1% of referrals wager on a given day, so most 5 s windows change nothing); the demo
     uses about 60 so that every sync moves several players, and tests use 0 to freeze it. The
     history before `start` (the current week and month, and all-time totals) is always
-    generated at speed 1.
+    generated at speed 1; `history_from` makes it reach back to that instant's week and
+    month too. A `rewound` world stands at the first instant of its history instead of at
+    `start`: `advance` replays the history (the same world, step by step), and at `start` it
+    carries on at `speed`.
     """
 
     def __init__(
-        self, *, start: datetime, players: int = 2000, seed: int = 1, speed: float = 1.0
+        self,
+        *,
+        start: datetime,
+        players: int = 2000,
+        seed: int = 1,
+        speed: float = 1.0,
+        history_from: datetime | None = None,
+        rewound: bool = False,
     ) -> None:
         if players < 0:
             raise ValueError(f"players must be >= 0, got {players}")
@@ -152,13 +162,22 @@ class Simulation:
         # Replay the current week and month at speed 1 so the periods start realistically filled.
         self._speed = 1.0
         self._t = _period_origin(origin)
+        if history_from is not None:
+            self._t = min(self._t, _period_origin(_timestamp(history_from)))
         self._next_midnight = self._t + _DAY
         self._next_referral = math.inf
         self._next_rename = math.inf
         self._next_session = self._draw_next_session(self._t)
-        self._run(origin)
+        self._start: float | None = origin  # None once the world runs at `speed`
+        self._start_speed = speed
+        if not rewound:
+            self._run_to(origin)
 
-        self._speed = speed
+    def _begin(self) -> None:
+        """At `start`: from here on the world runs at its own speed."""
+        assert self._start is not None
+        origin, self._start = self._start, None
+        self._speed = self._start_speed
         self._join_sessions_under_way(origin)
         self._next_session = self._draw_next_session(origin)
         self._next_referral = _after(
@@ -167,6 +186,14 @@ class Simulation:
         self._next_rename = _after(
             origin, self._renames_rng, self._event_rate(_RENAMES_PER_PLAYER_DAY)
         )
+
+    def _run_to(self, end: float) -> None:
+        if self._start is not None:
+            self._run(min(end, self._start))
+            if end < self._start:
+                return
+            self._begin()
+        self._run(end)
 
     @property
     def now(self) -> datetime:
@@ -183,7 +210,7 @@ class Simulation:
 
     def advance(self, now: datetime) -> None:
         """Move the world forward to `now`; a `now` at or before the current time is ignored."""
-        self._run(_timestamp(now))
+        self._run_to(_timestamp(now))
 
     def wager(self, uid: str, amount: float) -> None:
         """Add a bet of `amount` USD by `uid` at the current time, to every period."""

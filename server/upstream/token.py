@@ -1,5 +1,6 @@
 """The upstream's daily token: its expiry (read from the JWT), runtime replacement by an
-admin, and storage in the database. The token itself is never logged or returned."""
+admin, and storage in the database, encrypted with `TOKEN_KEY`. The token itself is never
+logged or returned, and never stored in plaintext."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from server.db.tables import AppState
-from server.errors import BadRequest
+from server.errors import BadRequest, GoatedError
 from server.logs import secrets
+from server.token_key import GENERATE, InvalidToken, TokenCipher, is_sealed
 
 log = logging.getLogger(__name__)
 
 TOKEN_KEY = "goated_token"
 WARN_BEFORE = timedelta(hours=1)
+NO_KEY = (
+    "the upstream token is stored only encrypted, and TOKEN_KEY is not set: generate a key with "
+    f"{GENERATE}, set TOKEN_KEY to it on every replica and restart (or set GOATED_TOKEN and restart)"
+)
+
+
+class TokenKeyMissing(GoatedError):
+    """An admin set a token on a server without TOKEN_KEY: refused, nothing changes."""
+
+    status_code = 503
 
 
 def jwt_expiry(token: str) -> datetime | None:
@@ -46,8 +58,9 @@ def fingerprint(token: str) -> str:
 class TokenKeeper:
     """Holds the current token for the client and says when it runs out."""
 
-    def __init__(self, token: str | None, source: str) -> None:
+    def __init__(self, token: str | None, source: str, cipher: TokenCipher | None = None) -> None:
         self.token = token
+        self.cipher = cipher  # None: no stored token is read or written
         self.source = source
         self.expires_at = jwt_expiry(token) if token else None
         self.set_at: datetime | None = None
@@ -95,18 +108,63 @@ class TokenKeeper:
     async def load(self) -> None:
         """Prefer a token an admin set at runtime over the one from the environment,
         unless the environment's is newer (an operator restarted with a fresh one)."""
+        if self.cipher is None:
+            return
         row = await AppState.select(AppState.value, AppState.updated_at).where(AppState.key == TOKEN_KEY).first().run()
         if row is None:
             return
-        stored = row["value"]
+        stored = await self._open(self.cipher, row["value"])
+        if stored is None:
+            return
         stored_exp = jwt_expiry(stored)
         if self.token and self.expires_at and stored_exp and self.expires_at >= stored_exp:
             return
         self.token, self.source, self.expires_at, self.set_at = stored, "admin", stored_exp, row["updated_at"]
         secrets.add(stored)
 
+    async def unlock(self, cipher: TokenCipher | None) -> bool:
+        """Take `TOKEN_KEY`'s cipher and, with it, the token an admin stored; True when that
+        changed the token in use. Without a key, a stored token is not used: a plaintext one
+        (stored by a version before TOKEN_KEY) is deleted, a sealed one is left for the key."""
+        self.cipher = cipher
+        if cipher is not None:
+            before = self.token
+            await self.load()
+            return self.token != before
+        row = await AppState.select(AppState.value).where(AppState.key == TOKEN_KEY).first().run()
+        if row is not None and not is_sealed(row["value"]):
+            await AppState.delete().where(AppState.key == TOKEN_KEY).run()
+            log.warning("deleted the upstream token an older version stored in plaintext: %s", NO_KEY)
+        elif row is not None:
+            log.warning("the upstream token an admin stored is not used: %s", NO_KEY)
+        return False
+
+    async def _open(self, cipher: TokenCipher, stored: str) -> str | None:
+        if not is_sealed(stored):
+            # Stored in plaintext by a version before TOKEN_KEY: sealed where it lies.
+            await self._write(cipher.seal(stored))
+            log.warning("the upstream token an older version stored in plaintext is now encrypted with TOKEN_KEY")
+            return stored
+        try:
+            return cipher.open(stored)
+        except InvalidToken:
+            log.error(
+                "the stored upstream token does not open with TOKEN_KEY (was the key replaced without keeping "
+                "the old one after a comma?): set the token again with PUT /api/admin/upstream-token"
+            )
+            return None
+
     async def save(self, now: datetime) -> None:
         assert self.token is not None
-        await AppState.insert(AppState(key=TOKEN_KEY, value=self.token, updated_at=now)).on_conflict(
+        if self.cipher is None:
+            raise TokenKeyMissing(NO_KEY)
+        await self._write(self.cipher.seal(self.token), now)
+
+    async def _write(self, sealed: str, now: datetime | None = None) -> None:
+        if now is None:
+            await AppState.update({AppState.value: sealed}).where(AppState.key == TOKEN_KEY).run()
+            return
+        await AppState.insert(AppState(key=TOKEN_KEY, value=sealed, updated_at=now)).on_conflict(
             target=AppState.key, action="DO UPDATE", values=[AppState.value, AppState.updated_at]
         ).run()
+

@@ -15,9 +15,10 @@ from pyrogram.errors import RPCError
 
 from server.db.engine import DB_ERRORS
 from server.errors import BadRequest, GoatedError, NotFound
-from server.health import HealthReport
+from server.status import HealthReport
 from server.leaderboard.board import Period
 from server.leaderboard.live import LiveBoards
+from server.leaderboard.search import search_key
 from server.leaderboard.sync import SyncResult
 from server.races.service import RaceService
 from server.settings import Settings
@@ -128,25 +129,30 @@ async def _answer(deps: BotDeps, message: types.Message, text: str) -> None:
 
 
 class PlayerIndex:
-    """Players on the live boards by name, rebuilt when the boards move on."""
+    """Players on the live boards by name, rebuilt when the boards move on. Names and
+    queries are compared by their `search_key`, the key the API's search uses."""
 
     def __init__(self, live: LiveBoards) -> None:
         self._live = live
         self._seq = -1
         self._names: dict[str, str] = {}  # uid -> name
-        self._by_name: dict[str, list[str]] = {}  # casefolded name -> uids
+        self._by_key: dict[str, list[str]] = {}  # search key of a name -> uids
+        self._keys: list[str] = []  # of _by_key, for close matches
 
     def _refresh(self) -> None:
         if self._seq == self._live.seq and self._names:
             return
         names: dict[str, str] = {}
+        keys: dict[str, str] = {}
         for period in Period:
-            for row in self._live.board(period).rows:
+            rows = self._live.board(period).rows
+            for row, key in zip(rows, self._live.name_keys(period), strict=True):
                 names[row.uid] = row.name
-        by_name: dict[str, list[str]] = {}
-        for uid, name in names.items():
-            by_name.setdefault(name.casefold(), []).append(uid)
-        self._names, self._by_name, self._seq = names, by_name, self._live.seq
+                keys[row.uid] = key
+        by_key: dict[str, list[str]] = {}
+        for uid, key in keys.items():
+            by_key.setdefault(key, []).append(uid)
+        self._names, self._by_key, self._keys, self._seq = names, by_key, list(by_key), self._live.seq
 
     def name(self, uid: str) -> str | None:
         self._refresh()
@@ -154,25 +160,37 @@ class PlayerIndex:
 
     def find(self, query: str) -> tuple[str, str]:
         """(uid, name) of the player called `query` (or with that uid); NotFound with
-        close matches otherwise."""
+        close matches otherwise. Every name suggested finds its player when typed back."""
         query = " ".join(query.split())
-        if not query:
+        key = search_key(query)
+        if not key:
             raise BadRequest("Give me a name, e.g. /rank Alice")
         self._refresh()
         if query in self._names:
             return query, self._names[query]
-        uids = self._by_name.get(query.casefold(), [])
+        uids = self._by_key.get(key, [])
         if len(uids) == 1:
             return uids[0], self._names[uids[0]]
         if len(uids) > 1:
             raise BadRequest(
                 f"Several players are called {query}: use their id instead ({', '.join(sorted(uids)[:5])})."
             )
-        close = difflib.get_close_matches(query.casefold(), list(self._by_name), n=3, cutoff=0.6)
+        close = difflib.get_close_matches(key, self._keys, n=3, cutoff=0.6)
         if close:
-            suggestions = ", ".join(self._names[self._by_name[c][0]] for c in close)
+            suggestions = ", ".join(s for c in close for s in self._findable_as(c))
             raise NotFound(f"No player called {query} on the boards. Did you mean: {suggestions}?")
         raise NotFound(f"No player called {query} on the boards.")
+
+    def _findable_as(self, key: str) -> list[str]:
+        """What to type to find the players whose names have `key`: the name when `find`
+        answers with that one player, their ids otherwise (a name shared, or someone's id)."""
+        uids = self._by_key[key]
+        if len(uids) == 1:
+            name = self._names[uids[0]]
+            typed = " ".join(name.split())
+            if typed not in self._names or typed == uids[0]:
+                return [name]
+        return sorted(uids)[:5]
 
 
 PERIODS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyrogram import types
 
+from server.money import derived_amount
 from server.leaderboard.board import Period
 from server.races.countdown import seconds_left
 from server.races.model import RaceStatus
@@ -18,7 +19,7 @@ HELP = """<b>Goated Live bot</b>
 /rank &lt;name&gt; — a player's place in every board and the race
 /link &lt;goated name&gt; — link your Goated account (an admin confirms)
 /unlink — remove your link
-/alerts on|off — a message when your place changes"""
+/alerts — your alerts: your place changes, passed in the race, out of its prizes, close to the next place"""
 
 ADMIN_HELP = """
 <b>Admins</b>
@@ -104,7 +105,7 @@ async def rank(deps: BotDeps, message: types.Message, args: str) -> str:
         gap = ""
         if row.rank > 1:
             above = board.rows[row.rank - 2]
-            gap = f" ({money(above.amount - row.amount)} behind #{above.rank})"
+            gap = f" ({money(derived_amount(above.amount, row.amount))} behind #{above.rank})"
         lines.append(f"{label}: #{row.rank} of {board.total:,} — {money(row.amount)}{gap}")
     view = deps.races.live.current() if deps.races is not None else None
     if view is not None and view.race.status in (RaceStatus.LIVE, RaceStatus.ENDED):

@@ -1,8 +1,8 @@
 """Configuration for the `piccolo` CLI only (generating migrations), read from DATABASE_URL:
 
-    DATABASE_URL=postgresql://... PICCOLO_CONF=server.db.piccolo_conf piccolo migrations new goated --auto
+    DATABASE_URL=postgresql://... PICCOLO_CONF=server.piccolo_conf piccolo migrations new goated --auto
 
-The app never imports this module: `server.db.engine.bind_engine` registers an in-memory
+The app never imports this module: `server.schema.bind_engine` registers an in-memory
 equivalent holding the engine it built from its settings.
 """
 
@@ -14,4 +14,4 @@ from server.db.engine import make_engine
 
 DB = make_engine(os.environ.get("DATABASE_URL", "sqlite:///data/goated.sqlite"))
 
-APP_REGISTRY = AppRegistry(apps=["server.db.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["server.schema"])
