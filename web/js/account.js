@@ -1,8 +1,7 @@
 // The account page: Sign in with Telegram (Telegram's widget, redirect mode), then the linked player's places.
 
 import { api } from "./api.js";
-import { formatAmount } from "./board.js";
-import { formatCents } from "./race-feed.js";
+import { formatCents, formatUsd } from "./money.js";
 import { $, el, setText } from "./dom.js";
 
 const WIDGET = "https://telegram.org/js/telegram-widget.js?22";
@@ -41,7 +40,7 @@ async function showSignIn() {
 
 function positionCard(p) {
   const place = p.rank ? `#${p.rank}` : "—";
-  const detail = p.rank ? `${formatAmount(p.amount)} of ${p.total} players` : "not on this board";
+  const detail = p.rank ? `${formatUsd(p.amount)} of ${p.total} players` : "not on this board";
   return el(
     "div",
     { class: "card period" },
@@ -70,7 +69,7 @@ function showMe(me) {
   if (race) {
     setText($("#race-title"), race.title);
     const line = race.position
-      ? `#${race.position} · ${formatAmount(race.amount)} wagered${race.gap ? ` · ${formatAmount(race.gap)} behind the place above` : ""}${race.prize_cents ? ` · prize ${formatCents(race.prize_cents)}` : ""}`
+      ? `#${race.position} · ${formatUsd(race.amount)} wagered${race.gap ? ` · ${formatUsd(race.gap)} behind the place above` : ""}${race.prize_cents ? ` · prize ${formatCents(race.prize_cents)}` : ""}`
       : "No wagers in this race yet.";
     setText($("#race-line"), line);
   }
@@ -90,7 +89,7 @@ async function load() {
 }
 
 $("#logout").addEventListener("click", async () => {
-  await api("/api/auth/logout", { method: "POST" });
+  await api("/api/auth/logout", { method: "POST", body: {} }); // JSON, so no other site can send it
   say("");
   await showSignIn();
 });

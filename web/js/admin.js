@@ -1,7 +1,8 @@
 // The admin console: the token lives in sessionStorage; races are created, edited and cancelled here.
+// GET /api/admin/status first: with no ADMIN_TOKEN the page says the API is off instead of asking for one.
 
 import { ApiError, api } from "./api.js";
-import { formatCents } from "./race-feed.js";
+import { formatCents } from "./money.js";
 import { $, el, setText } from "./dom.js";
 
 const KEY = "goated.adminToken";
@@ -216,6 +217,35 @@ async function decideLink(link, decision) {
   loadLinks();
 }
 
+// The demo prints /admin#token=…: take the token into this tab, and out of the address bar and history.
+function adoptLinkToken() {
+  const given = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (!given) return;
+  sessionStorage.setItem(KEY, given);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+async function start() {
+  adoptLinkToken();
+  let status;
+  try {
+    status = await api("/api/admin/status");
+  } catch (err) {
+    setText($("#login .sub"), `Could not ask the server whether the admin API is on (${err.message}). Enter the server's ADMIN_TOKEN.`);
+    show();
+    return;
+  }
+  if (!status.enabled) {
+    sessionStorage.removeItem(KEY);
+    $("#off").hidden = false;
+    return;
+  }
+  if (status.demo) {
+    setText($("#login .sub"), "Demo mode: enter the admin token that goated serve printed when it started (or open the Admin link it printed; a token you set in ADMIN_TOKEN works too). It stays in this tab only.");
+  }
+  show();
+}
+
 $("#login").addEventListener("submit", (e) => {
   e.preventDefault();
   const value = $("#token").value.trim();
@@ -233,4 +263,4 @@ $("#new").addEventListener("click", resetForm);
 $("#refresh").addEventListener("click", loadRaces);
 $("#sync").addEventListener("click", forceSync);
 $("#links-refresh").addEventListener("click", loadLinks);
-show();
+start();

@@ -9,15 +9,17 @@ export function compareRows(a, b) {
 export function applyDelta(rows, delta, limit = null) {
   const prevRank = new Map(rows.map((r) => [r.uid, r.rank]));
   const changed = new Map();
+  const lifetimes = delta.lifetimes || {}; // all-time USD of the changed rows (tier badges)
   let next;
   if (delta.reset) {
-    next = (delta.changes || []).map((c) => ({ uid: c.uid, name: c.name, amount: c.amount }));
+    next = (delta.changes || []).map((c) => ({ uid: c.uid, name: c.name, amount: c.amount, lifetime: lifetimes[c.uid] }));
     prevRank.clear();
   } else {
-    const byUid = new Map(rows.map((r) => [r.uid, { uid: r.uid, name: r.name, amount: r.amount }]));
+    const byUid = new Map(rows.map((r) => [r.uid, { uid: r.uid, name: r.name, amount: r.amount, lifetime: r.lifetime }]));
     for (const uid of delta.left || []) byUid.delete(uid);
     for (const c of delta.changes || []) {
-      byUid.set(c.uid, { uid: c.uid, name: c.name, amount: c.amount });
+      const lifetime = c.uid in lifetimes ? lifetimes[c.uid] : byUid.get(c.uid)?.lifetime;
+      byUid.set(c.uid, { uid: c.uid, name: c.name, amount: c.amount, lifetime });
       changed.set(c.uid, c);
     }
     next = [...byUid.values()];
@@ -32,17 +34,6 @@ export function applyDelta(rows, delta, limit = null) {
     row.prev = before === undefined || (c && c.kind === "entered") ? null : before;
   });
   return next;
-}
-
-const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const usdWhole = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 0 });
-
-export function formatAmount(amount) {
-  return usd.format(amount);
-}
-
-export function formatWhole(amount) {
-  return usdWhole.format(amount);
 }
 
 export function movement(row) {

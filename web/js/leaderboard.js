@@ -1,11 +1,16 @@
 // The live leaderboard page: period tabs, the board with tiers, search, connection badge, sync age.
 
-import { applyDelta, formatAge, formatAmount, movement } from "./board.js";
+import { matches, searchKey } from "./search.js";
+import { applyDelta, formatAge, movement } from "./board.js";
 import { $, el, setText } from "./dom.js";
 import { flash, flip } from "./flip.js";
+import { formatUsd } from "./money.js";
 import { showConnection } from "./connection-badge.js";
 import { LiveSocket } from "./socket.js";
-import { tierFor } from "./tiers.js";
+import { bindPresence } from "./presence.js";
+import { tierFor, tierLegend, tierTitle } from "./tiers.js";
+import { KeyedNodes } from "./keyed.js";
+import { ownPlayer, showName } from "./me.js";
 
 const PERIODS = ["today", "weekly", "monthly", "all_time"];
 const PAGE = 100;
@@ -17,30 +22,24 @@ const view = {
   shown: PAGE,
   syncedAt: null,
 };
+let own = null; // the signed-in viewer's linked player: their row shows their real name
 const boards = new Map(); // period -> rows
 const totals = new Map(); // period -> players on the board
-let allTime = new Map(); // uid -> all-time amount, for tiers
-const nodes = new Map(); // uid -> <tr>, reused so rows can slide
+const nodes = new KeyedNodes((uid) =>
+  el(
+    "tr",
+    { "data-key": uid },
+    el("td", { class: "rank" }, el("span", { class: "pill" })),
+    el("td", { class: "move" }, el("span")),
+    el("td", { class: "player" }, el("a", { href: `/player/${encodeURIComponent(uid)}` })),
+    el("td", { class: "tier-col" }, el("span", { class: "tier" })),
+    el("td", { class: "amount" }),
+  ),
+);
 const body = $("#board tbody");
 
 const socket = new LiveSocket({ onState: (state) => showConnection($("#conn"), state) });
-
-function rowNode(uid) {
-  let tr = nodes.get(uid);
-  if (!tr) {
-    tr = el(
-      "tr",
-      { "data-key": uid },
-      el("td", { class: "rank" }, el("span", { class: "pill" })),
-      el("td", { class: "move" }, el("span")),
-      el("td", { class: "player" }, el("a", { href: `/player/${encodeURIComponent(uid)}` })),
-      el("td", { class: "tier-col" }, el("span", { class: "tier" })),
-      el("td", { class: "amount" }),
-    );
-    nodes.set(uid, tr);
-  }
-  return tr;
-}
+const presence = bindPresence($("#watching")); // "N watching" on the board being followed
 
 function fillRow(tr, row) {
   const [rank, move, player, tier, amount] = tr.children;
@@ -50,17 +49,21 @@ function fillRow(tr, row) {
   const m = movement(row);
   move.firstChild.className = m.kind;
   setText(move.firstChild, m.text);
-  setText(player.firstChild, row.name); // untrusted: text only
-  const t = tierFor(allTime.get(row.uid) ?? (view.period === "all_time" ? row.amount : 0));
-  tier.firstChild.dataset.tier = t.name.toLowerCase();
-  setText(tier.firstChild, t.name);
-  setText(amount, formatAmount(row.amount));
+  showName(own, tr, player.firstChild, row.uid, row.name);
+  // The all-time amount, as the legend says; none until the all-time board is in (never a guessed Copper).
+  // Rows carry their all-time amount from the server: no need to follow the all-time board.
+  const lifetime = view.period === "all_time" ? row.amount : row.lifetime ?? undefined;
+  const t = lifetime === undefined ? null : tierFor(lifetime);
+  tier.firstChild.dataset.tier = t ? t.name.toLowerCase() : "";
+  tier.firstChild.title = t ? tierTitle(lifetime) : "";
+  setText(tier.firstChild, t ? t.name : "");
+  setText(amount, formatUsd(row.amount));
 }
 
 function visibleRows() {
   const rows = boards.get(view.period) || [];
-  const q = view.query.toLocaleLowerCase();
-  return q ? rows.filter((r) => r.name.toLocaleLowerCase().includes(q)) : rows;
+  const q = searchKey(view.query);
+  return q ? rows.filter((r) => matches(q, searchKey(r.name))) : rows;
 }
 
 function render(changed = null) {
@@ -70,13 +73,13 @@ function render(changed = null) {
   flip(body, () => {
     body.replaceChildren(
       ...shown.map((row) => {
-        const tr = rowNode(row.uid);
+        const tr = nodes.get(row.uid);
         fillRow(tr, row);
         return tr;
       }),
     );
   });
-  for (const uid of nodes.keys()) if (!keep.has(uid)) nodes.delete(uid);
+  nodes.keepOnly(keep);
   if (changed) for (const uid of changed) if (nodes.has(uid)) flash(nodes.get(uid));
   const total = totals.get(view.period);
   setText($("#count"), total === undefined ? "–" : view.query ? `${rows.length} of ${total}` : String(total));
@@ -92,13 +95,13 @@ function renderAge() {
 }
 
 function onBoard(period, msg) {
+  if (presence(msg)) return;
   if (msg.type !== "snapshot" && msg.type !== "delta") return;
   const rows = msg.type === "snapshot" ? msg.rows : applyDelta(boards.get(period) || [], msg);
   boards.set(period, rows);
   totals.set(period, msg.total ?? rows.length);
-  if (period === "all_time") allTime = new Map(rows.map((r) => [r.uid, r.amount]));
   if (msg.synced_at) view.syncedAt = Date.parse(msg.synced_at);
-  if (period === view.period || period === "all_time") {
+  if (period === view.period) {
     const changed = msg.type === "delta" && period === view.period ? (msg.changes || []).map((c) => c.uid) : null;
     render(changed);
   }
@@ -111,17 +114,15 @@ function follow(period) {
 
 function switchPeriod(period) {
   if (period === view.period && boards.has(period)) return;
-  if (view.period !== "all_time") {
-    socket.unsubscribe(`leaderboard:${view.period}`);
-    boards.delete(view.period);
-  }
+  socket.unsubscribe(`leaderboard:${view.period}`);
+  boards.delete(view.period);
   view.period = period;
   view.shown = PAGE;
   nodes.clear();
   body.replaceChildren();
   history.replaceState(null, "", period === "monthly" ? location.pathname : `?period=${period}`);
   for (const tab of $("#tabs").children) tab.setAttribute("aria-selected", String(tab.dataset.period === period));
-  if (period !== "all_time") follow(period);
+  follow(period);
   render();
 }
 
@@ -139,7 +140,11 @@ $("#more").addEventListener("click", () => {
   render();
 });
 
+setText($("#tier-legend"), tierLegend());
+ownPlayer().then((player) => {
+  own = player;
+  if (own) render();
+});
 socket.start();
-follow("all_time");
-if (view.period !== "all_time") follow(view.period);
+follow(view.period);
 setInterval(renderAge, 1000);

@@ -1,18 +1,20 @@
 // A player's page: standings in every period, the current race, and the history chart.
 
 import { api } from "./api.js";
-import { formatAmount } from "./board.js";
 import { drawChart } from "./chart.js";
 import { $, el, setText } from "./dom.js";
-import { formatCents } from "./race-feed.js";
+import { formatCents, formatUsd, formatUsdCompact } from "./money.js";
 import { LiveSocket } from "./socket.js";
 import { showConnection } from "./connection-badge.js";
-import { tierFor } from "./tiers.js";
+import { tierFor, tierTitle } from "./tiers.js";
+import { isOwn, ownPlayer } from "./me.js";
 
 const LABELS = { today: "Today", weekly: "This week", monthly: "This month", all_time: "All time" };
 const uid = decodeURIComponent(location.pathname.split("/").pop() || "");
 let player = null;
+let own = null; // the signed-in viewer's linked player: on their own page, their real name
 let chartPeriod = "monthly";
+let syncedAt = null; // the board's last sync (the app's clock, from the socket): the chart's present
 
 function fail(message) {
   const box = $("#error");
@@ -28,18 +30,23 @@ function periodCard(s) {
     { class: "card period", "data-period": s.period },
     el("span", { class: "label" }, LABELS[s.period] || s.period),
     el("div", { class: "big" }, s.rank === null ? "—" : `#${s.rank}`, move),
-    el("div", { class: "amt" }, formatAmount(s.amount)),
+    el("div", { class: "amt" }, formatUsd(s.amount)),
   );
 }
 
 function render() {
-  document.title = `${player.name} — Goated Live`;
-  setText($("#name"), player.name);
-  setText($("#avatar"), (player.name.trim()[0] || "?").toUpperCase());
+  const name = isOwn(own, uid) ? own.name : player.name;
+  document.title = `${name} — Goated Live`;
+  setText($("#name"), name);
+  $("#name").classList.toggle("me", isOwn(own, uid));
+  setText($("#avatar"), (name.trim()[0] || "?").toUpperCase());
   const allTime = player.standings.find((s) => s.period === "all_time");
-  const tier = tierFor(allTime ? allTime.amount : 0);
+  const lifetime = allTime ? allTime.amount : 0;
+  const tier = tierFor(lifetime);
   $("#tier").dataset.tier = tier.name.toLowerCase();
   setText($("#tier"), tier.name);
+  $("#tier").title = tierTitle(lifetime);
+  setText($("#tier-note"), `level by all-time wagers${tier.next ? `; ${tier.next.name} from ${formatUsdCompact(tier.next.min)}` : ""}`);
   $("#gone").hidden = !player.gone;
   $("#periods").replaceChildren(...player.standings.map(periodCard));
   renderChart();
@@ -50,11 +57,14 @@ function renderChart() {
   for (const tab of $("#chart-tabs").children) tab.setAttribute("aria-selected", String(tab.dataset.period === chartPeriod));
   const points = player.history.filter((h) => h.period === chartPeriod);
   const now = player.standings.find((s) => s.period === chartPeriod);
-  // History holds changes only: carry the current standing to the present.
-  if (points.length && now) points.push({ period: chartPeriod, rank: now.rank, amount: now.amount, at: new Date().toISOString() });
+  // History holds changes only: carry the current standing to the board's last sync (the
+  // server's time, not this browser's clock), or to the last change until it is known.
+  const last = points.length ? points[points.length - 1].at : null;
+  const present = syncedAt && last && Date.parse(syncedAt) > Date.parse(last) ? syncedAt : last;
+  if (points.length && now) points.push({ period: chartPeriod, rank: now.rank, amount: now.amount, at: present });
   $("#chart-empty").hidden = points.length > 0;
   $("#chart").hidden = points.length === 0;
-  drawChart($("#chart"), points);
+  drawChart($("#chart"), points, { period: chartPeriod });
 }
 
 async function loadPlayer() {
@@ -86,7 +96,7 @@ async function loadRace() {
   setText($("#race-title"), race.title);
   $("#race-title").href = `/race/${encodeURIComponent(race.id)}`;
   setText($("#race-pos"), standing && standing.position ? `#${standing.position}` : "not placed");
-  setText($("#race-amount"), formatAmount((standing && standing.amount) || 0));
+  setText($("#race-amount"), formatUsd((standing && standing.amount) || 0));
   setText($("#race-prize"), standing && standing.prize_cents ? formatCents(standing.prize_cents) : "—");
   $("#race").hidden = false;
 }
@@ -109,7 +119,19 @@ function refresh() {
 }
 
 const socket = new LiveSocket({ onState: (state) => showConnection($("#conn"), state) });
-socket.subscribe("leaderboard:all_time", (msg) => msg.type === "delta" && refresh(), { limit: 1 });
+socket.subscribe(
+  "leaderboard:all_time",
+  (msg) => {
+    if (msg.synced_at) syncedAt = msg.synced_at;
+    if (msg.type === "delta") refresh();
+    else if (player) renderChart();
+  },
+  { limit: 1 },
+);
 socket.start();
 loadPlayer();
 loadRace();
+ownPlayer().then((mine) => {
+  own = mine;
+  if (own && player) render();
+});

@@ -46,8 +46,3 @@ export function reduceRace(state, msg) {
       return state;
   }
 }
-
-export function formatCents(cents) {
-  const dollars = (cents || 0) / 100;
-  return dollars.toLocaleString("en-US", { style: "currency", currency: "USD", maximumFractionDigits: Number.isInteger(dollars) ? 0 : 2 });
-}
