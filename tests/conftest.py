@@ -28,10 +28,31 @@ def _port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+# Ports for the servers tests start. A port chosen free is only bound by its server a moment
+# (or a process start) later; with the kernel's pick (`bind(0)`) two pytest-xdist workers could
+# be handed the same port in that moment, and a server that then lost it would leave its test
+# talking to another test's server. So each worker draws from a block of its own, below the
+# kernel's ephemeral range (32768 and up here, /proc/sys/net/ipv4/ip_local_port_range), from
+# which the kernel picks `bind(0)` ports and outgoing connections' ports.
+PORT_BASE = 20_000
+PORT_BLOCK = 1_500  # ports per worker: 8 workers fit below 32,000
+_port_turn = iter(range(10**9))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 nobody listens on, from this worker's block (gw0 and a run without
+    workers: the first block). Raises RuntimeError when the whole block is taken."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    start = PORT_BASE + (int(worker) % 8 if worker.isdigit() else 0) * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        port = start + next(_port_turn) % PORT_BLOCK
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))  # no SO_REUSEADDR: a port still in use is refused
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + PORT_BLOCK - 1}")
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +132,8 @@ from contextlib import asynccontextmanager  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 
 from server.app import create_app  # noqa: E402
+from server.realtime.socket import GoatedWebSocketProtocol  # noqa: E402
+from server.realtime.sse import GoatedHttpProtocol  # noqa: E402
 from server.services import Services  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.upstream.demo import serve_on_loopback  # noqa: E402
@@ -118,6 +141,10 @@ from server.upstream.sim_app import create_sim_app  # noqa: E402
 from server.upstream.simulator import Simulation  # noqa: E402
 
 SIM_TOKEN = "test-upstream-token"
+# Where every test's simulated world begins, unless a test says otherwise: well inside its
+# day, ISO week and month (a Wednesday afternoon mid-month), so what data exists never
+# depends on the hour the suite runs at. The world runs on from here as real time passes.
+SIM_START = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)
 
 
 class Sim:
@@ -130,10 +157,10 @@ class Sim:
 
 @asynccontextmanager
 async def running_sim(
-    players: int = 300, seed: int = 7, speed: float = 0.0, token: str = SIM_TOKEN
+    players: int = 300, seed: int = 7, speed: float = 0.0, token: str = SIM_TOKEN, start: datetime = SIM_START
 ) -> AsyncIterator[Sim]:
-    simulation = Simulation(players=players, seed=seed, start=datetime.now(UTC), speed=speed)
-    app = create_sim_app(simulation, token=token)
+    simulation = Simulation(players=players, seed=seed, start=start, speed=speed)
+    app = create_sim_app(simulation, token=token)  # its clock runs on from `start`
     async with serve_on_loopback(app) as base_url:
         yield Sim(simulation, base_url)
 
@@ -142,8 +169,15 @@ async def running_sim(
 async def running_app(settings: Settings) -> AsyncIterator[tuple[str, Services]]:
     """The real app under uvicorn on loopback, syncs triggered by the test."""
     app = create_app(settings, schedule=False)
-    async with serve_on_loopback(app) as base_url:
+    async with serve_on_loopback(app, **SERVED_AS_GOATED_SERVE) as base_url:
         yield base_url, app.state.services
+
+
+# Our protocols, as `goated serve` runs them (server/serve.py): an event stream still open ends
+# on shutdown, a closed websocket cannot linger.
+SERVED_AS_GOATED_SERVE: dict[str, object] = {
+    "http": GoatedHttpProtocol, "ws": GoatedWebSocketProtocol, "ws_per_message_deflate": False,
+}
 
 
 def live_settings(database_url: str, sim: Sim, **overrides: object) -> Settings:

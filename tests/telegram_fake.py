@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pyrogram import Client, enums, raw, types
+from pyrogram.errors import MessageIdInvalid, MessageNotModified
 from pyrogram.raw.core import TLObject
 
 from server.settings import Settings
@@ -47,12 +48,52 @@ class Sent:
 
 
 @dataclass
+class Edit:
+    message_id: int
+    text: str  # the new text as Telegram shows it
+    query: Any
+
+
+@dataclass
+class ChannelState:
+    """The channel as Telegram keeps it, whichever connection looks: its messages (id ->
+    text and entities) and the pinned one. Two fakes may share one (two bot processes)."""
+
+    messages: dict[int, tuple[str, list[Any]]] = field(default_factory=dict)
+    pinned: int | None = None
+    next_id: int = 1000
+
+
+@dataclass
 class FakeTelegram:
     sent: list[Sent] = field(default_factory=list)
     calls: list[Any] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)  # raised by the next SendMessage calls, in order
     after_send: Callable[[Sent], None] | None = None  # runs once a message is "delivered"
-    _next_id: int = 1000
+    channel: ChannelState = field(default_factory=ChannelState)
+    edits: list[Edit] = field(default_factory=list)  # edits Telegram accepted
+    edit_errors: list[BaseException] = field(default_factory=list)  # raised by the next EditMessage calls
+    pins: list[int] = field(default_factory=list)  # message ids the bot pinned, in order
+
+    @property
+    def channel_messages(self) -> dict[int, tuple[str, list[Any]]]:
+        return self.channel.messages
+
+    @property
+    def pinned(self) -> int | None:
+        return self.channel.pinned
+
+    @pinned.setter
+    def pinned(self, message_id: int | None) -> None:
+        self.channel.pinned = message_id  # a person pins (or, with None, unpins)
+
+    @property
+    def _next_id(self) -> int:
+        return self.channel.next_id
+
+    @_next_id.setter
+    def _next_id(self, value: int) -> None:
+        self.channel.next_id = value
 
     # ---- the session interface pyrogram calls --------------------------------------
 
@@ -84,6 +125,12 @@ class FakeTelegram:
             return True
         if isinstance(query, raw.functions.updates.GetState):
             return raw.types.updates.State(pts=1, qts=0, date=int(time.time()), seq=0, unread_count=0)
+        if isinstance(query, raw.functions.messages.EditMessage):
+            return self._edit(query)
+        if isinstance(query, raw.functions.messages.UpdatePinnedMessage):
+            return self._pin(query)
+        if isinstance(query, raw.functions.channels.GetMessages):
+            return self._get_channel_messages(query)
         raise NotImplementedError(f"FakeTelegram does not answer {type(query).__name__}")
 
     async def stop(self) -> None:  # Session.stop, called by Client.disconnect
@@ -110,25 +157,103 @@ class FakeTelegram:
         now = int(time.time())
         if not is_channel:
             return raw.types.UpdateShortSentMessage(id=self._next_id, pts=1, pts_count=1, date=now, out=True)
-        message = raw.types.Message(
-            id=self._next_id,
-            peer_id=raw.types.PeerChannel(channel_id=CHANNEL_ID),
-            date=now,
-            message=query.message,
-            out=True,
-            post=True,
-            entities=query.entities,
-        )
+        self.channel_messages[self._next_id] = (query.message, list(query.entities or []))
         return raw.types.Updates(
             updates=[
                 raw.types.UpdateMessageID(id=self._next_id, random_id=query.random_id),
-                raw.types.UpdateNewChannelMessage(message=message, pts=1, pts_count=1),
+                raw.types.UpdateNewChannelMessage(message=self._channel_message(self._next_id), pts=1, pts_count=1),
             ],
             users=[],
             chats=[self._channel()],
             date=now,
             seq=0,
         )
+
+    # ---- editing, pinning and reading channel messages -------------------------------
+
+    def _edit(self, query: Any) -> Any:
+        if self.edit_errors:
+            raise self.edit_errors.pop(0)
+        if not isinstance(query.peer, raw.types.InputPeerChannel):
+            raise NotImplementedError("FakeTelegram edits channel messages only")
+        if query.id not in self.channel_messages:
+            raise MessageIdInvalid()  # deleted, or never there
+        entities = list(query.entities or [])
+        if self.channel_messages[query.id] == (query.message, entities):
+            raise MessageNotModified()  # Telegram refuses an edit that changes nothing
+        self.channel_messages[query.id] = (query.message, entities)
+        self.edits.append(Edit(query.id, query.message, query))
+        return raw.types.Updates(
+            updates=[raw.types.UpdateEditChannelMessage(message=self._channel_message(query.id, edited=True), pts=1, pts_count=1)],
+            users=[],
+            chats=[self._channel()],
+            date=int(time.time()),
+            seq=0,
+        )
+
+    def _pin(self, query: Any) -> Any:
+        if query.id not in self.channel_messages:
+            raise MessageIdInvalid()
+        if query.unpin:
+            if self.pinned == query.id:
+                self.pinned = None
+        else:
+            self.pinned = query.id
+            self.pins.append(query.id)
+        return raw.types.Updates(
+            updates=[
+                raw.types.UpdatePinnedChannelMessages(channel_id=CHANNEL_ID, messages=[query.id], pts=1, pts_count=1, pinned=not query.unpin)
+            ],
+            users=[],
+            chats=[self._channel()],
+            date=int(time.time()),
+            seq=0,
+        )
+
+    def _get_channel_messages(self, query: Any) -> Any:
+        found: list[Any] = []
+        for wanted in query.id:
+            if isinstance(wanted, raw.types.InputMessagePinned):
+                message_id = self.pinned
+            else:
+                message_id = getattr(wanted, "id", None)
+            if message_id is not None and message_id in self.channel_messages:
+                found.append(self._channel_message(message_id))
+            else:
+                found.append(raw.types.MessageEmpty(id=message_id or 0))
+        return raw.types.messages.ChannelMessages(pts=1, count=len(found), messages=found, topics=[], chats=[self._channel()], users=[])
+
+    def _channel_message(self, message_id: int, *, edited: bool = False) -> Any:
+        text, entities = self.channel_messages[message_id]
+        now = int(time.time())
+        return raw.types.Message(
+            id=message_id,
+            peer_id=raw.types.PeerChannel(channel_id=CHANNEL_ID),
+            date=now,
+            message=text,
+            out=True,
+            post=True,
+            entities=entities or None,
+            edit_date=now if edited else None,
+            pinned=self.pinned == message_id or None,
+        )
+
+    # ---- what people do in the channel ----------------------------------------------
+
+    def delete(self, message_id: int) -> None:
+        """An admin deletes a channel message (a deleted message is no longer pinned)."""
+        self.channel_messages.pop(message_id, None)
+        if self.pinned == message_id:
+            self.pinned = None
+
+    def post_by_person(self, text: str) -> int:
+        """An admin posts in the channel by hand; its id."""
+        self._next_id += 1
+        self.channel_messages[self._next_id] = (text, [])
+        return self._next_id
+
+    def live_text(self, message_id: int) -> str:
+        return self.channel_messages[message_id][0]
 
     @staticmethod
     def _channel() -> Any:

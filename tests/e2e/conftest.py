@@ -20,7 +20,7 @@ from server.app import create_app
 from server.services import Services
 from server.settings import Settings
 from server.upstream.demo import serve_on_loopback
-from tests.conftest import Sim, live_settings, running_sim
+from tests.conftest import SERVED_AS_GOATED_SERVE, Sim, live_settings, running_sim
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -89,7 +89,7 @@ class Site:
 async def serve_app(settings: Settings, port: int = 0) -> AsyncIterator[tuple[str, Services]]:
     """The real app under uvicorn; a fixed `port` lets a test restart it where pages expect it."""
     app = create_app(settings, schedule=False)
-    async with serve_on_loopback(app, port=port) as base:
+    async with serve_on_loopback(app, port=port, **SERVED_AS_GOATED_SERVE) as base:
         yield base, app.state.services
 
 

@@ -116,17 +116,26 @@ async def test_overlay_options_are_parsed_leniently(browser: Browser, site: Site
         browser,
         site,
         """async () => {
-            const { parseOptions, overlayQuery } = await import("/static/js/overlay-options.js");
+            const { parseOptions, overlayQuery, raceFor } = await import("/static/js/overlay-options.js");
             return {
               good: parseOptions("?board=race&top=5&theme=light&accent=%2300ff88&scale=1.5&timer=0"),
               bad: parseOptions("?board=<x>&top=999&theme=neon&accent=red;x&scale=-3&timer=yes"),
               query: overlayQuery(parseOptions("?board=weekly&top=3&accent=0af")),
+              races: ["monthly", "weekly", "today", "all_time", "race"].map((board) => raceFor(parseOptions(`?board=${board}`))),
+              chosen: ["current", "WEEKLY", "42", "0", "12x", "-3", "<b>"].map((race) => parseOptions(`?board=monthly&race=${race}`).race),
+              raceQuery: overlayQuery(parseOptions("?board=today&race=monthly")),
             };
         }""",
     )
-    assert got["good"] == {"board": "race", "top": 5, "theme": "light", "accent": "#00ff88", "scale": 1.5, "timer": False}
-    assert got["bad"] == {"board": "monthly", "top": 50, "theme": "dark", "accent": "#f5b700", "scale": 0.25, "timer": True}
+    # The other options (hide_idle, short, cols, ...) at their defaults: tests/e2e/test_overlay_options.py.
+    rest = {"hide_idle": 0, "short": False, "cols": [], "watching": False, "sound": False, "test": False}
+    assert got["good"] == {"board": "race", "top": 5, "theme": "light", "accent": "#00ff88", "scale": 1.5, "timer": False, "race": "auto", **rest}
+    assert got["bad"] == {"board": "monthly", "top": 50, "theme": "dark", "accent": "#f5b700", "scale": 0.25, "timer": True, "race": "auto", **rest}
     assert got["query"] == "?board=weekly&top=3&accent=0af"
+    # The timer follows the board's own race unless `race=` picks one.
+    assert got["races"] == ["monthly", "weekly", "current", "current", "current"]
+    assert got["chosen"] == ["current", "weekly", "42", "auto", "auto", "auto", "auto"]
+    assert got["raceQuery"] == "?board=today&race=monthly"
 
 
 async def test_chart_geometry_puts_rank_one_on_top(browser: Browser, site: Site) -> None:
@@ -139,10 +148,45 @@ async def test_chart_geometry_puts_rank_one_on_top(browser: Browser, site: Site)
               { at: "2026-11-01T00:00:00Z", rank: 5, amount: 100 },
               { at: "2026-11-02T00:00:00Z", rank: null, amount: 150 },
               { at: "2026-11-03T00:00:00Z", rank: 1, amount: 400 },
-            ], { width: 400, height: 200, pad: { l: 0, r: 0, t: 0, b: 0 } });
-            return { amount: g.amountPath, rank: g.rankPath, count: g.count };
+            ], { width: 400, height: 300, pad: { l: 0, r: 0, t: 0, b: 0 }, gap: 0, rankShare: 1 / 3 });
+            return { amount: g.amountPath, rank: g.rankPath, count: g.count, panels: g.panels };
         }""",
     )
     assert got["count"] == 3
+    assert got["panels"] == {"amount": {"top": 0, "bottom": 200}, "rank": {"top": 200, "bottom": 300}}
     assert got["amount"] == "M0.0,150.0L200.0,125.0L400.0,0.0"
-    assert got["rank"] == "M0.0,200.0M400.0,0.0"  # off the board in between: the line breaks
+    assert got["rank"] == "M0.0,300.0M400.0,200.0"  # off the board in between: the line breaks
+
+
+async def test_the_chart_keeps_its_two_lines_apart_and_dates_its_time_axis(browser: Browser, site: Site) -> None:
+    """A fresh demo's player: #1 with the highest amount all along, over a few minutes."""
+    got = await run(
+        browser,
+        site,
+        """async () => {
+            const { chartGeometry, amountScale } = await import("/static/js/chart.js");
+            const minutes = (n) => new Date(Date.parse("2026-11-18T14:03:20Z") + n * 60000).toISOString();
+            const fresh = chartGeometry([0, 1, 2, 3, 4].map((n) => ({ at: minutes(n), rank: 1, amount: 15084 })));
+            const weeks = chartGeometry([0, 3, 9, 20].map((d) => ({ at: minutes(d * 1440), rank: 4 - (d % 3), amount: 1000 * (d + 1) })));
+            const ys = (path) => [...path.matchAll(/,([0-9.]+)/g)].map((m) => Number(m[1]));
+            return {
+              tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+              amountYs: ys(fresh.amountPath), rankYs: ys(fresh.rankPath), panels: fresh.panels,
+              freshTicks: fresh.xTicks.map((t) => t.label), weekTicks: weeks.xTicks.map((t) => t.label),
+              blinkTicks: chartGeometry([{ at: "2026-11-18T14:03:20.2Z", rank: 1, amount: 1 }, { at: "2026-11-18T14:03:20.9Z", rank: 1, amount: 2 }]).xTicks.map((t) => t.label),
+              inside: [...fresh.xTicks, ...weeks.xTicks].every((t) => t.x >= 64 && t.x <= 740),
+              amountTicks: fresh.amountTicks.map((t) => t.label),
+              scale: [15084, 400, 0.5, 999].map((m) => amountScale(m).ticks),
+            };
+        }""",
+    )
+    # The amount lives in the upper panel and the rank in the lower one: never the same pixels.
+    assert max(got["amountYs"]) <= got["panels"]["amount"]["bottom"] < got["panels"]["rank"]["top"] <= min(got["rankYs"])
+    assert got["amountTicks"] == ["$0", "$10K", "$20K"]  # round steps, not $15.1K
+    assert got["scale"] == [[0, 10000, 20000], [0, 200, 400], [0, 0.5, 1], [0, 500, 1000]]
+    # A time axis of a few minutes says which day; one of weeks is days.
+    assert got["tz"] == "UTC", "the labels below are in UTC"
+    assert got["freshTicks"][0] == "Nov 18 14:04" and got["freshTicks"][1:] == ["14:05", "14:06", "14:07"]
+    assert got["weekTicks"] == ["Nov 19", "Nov 26", "Dec 3"]
+    assert got["blinkTicks"] == ["Nov 18 14:03:20", "14:03:20"]  # under a second: its two ends
+    assert got["inside"]

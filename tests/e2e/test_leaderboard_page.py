@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import re
+
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -49,6 +53,46 @@ async def test_the_board_renders_live_with_true_ranks_and_tiers(browser: Browser
     assert errors.serious() == []
 
 
+def tiers_of(legend: str) -> list[tuple[str, float]]:
+    """(name, minimum) from the legend's words: "Copper under $10K · Bronze $10K · …"."""
+    steps = re.findall(r"([A-Z][a-z]+) (under )?\$([\d.]+)([KM]?)", legend)
+    scale = {"": 1, "K": 1_000, "M": 1_000_000}
+    return [(name, 0.0 if under else float(num) * scale[unit]) for name, under, num, unit in steps]
+
+
+async def test_tiers_are_explained_and_follow_the_legend(browser: Browser, site: Site) -> None:
+    """A monthly board's badges are all-time levels, and the page says so next to them; the
+    rows carry their all-time amounts, so the page follows its own board only."""
+    all_time = {r["uid"]: r["amount"] for r in await site.board("all_time", 1000)}
+    monthly = await site.board("monthly", 30)
+    sent: list[str] = []
+    page = await browser.new_page()
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(str(payload))))
+    await page.goto(site.base)
+    await expect(page.locator("#board tbody tr").first).to_be_visible()
+    legend = await page.locator("#tier-legend").text_content() or ""
+    assert "by all-time wagers, on every board" in legend
+    tiers = tiers_of(legend)
+    assert [name for name, _ in tiers][:3] == ["Copper", "Bronze", "Silver"] and tiers[0][1] == 0 and len(tiers) == 9
+    await expect(page.locator("#board thead th.tier-col")).to_contain_text("all-time")
+
+    def by_legend(amount: float) -> str:
+        return [name for name, least in tiers if amount >= least][-1]
+
+    await expect(page.locator("#board tbody tr").nth(len(monthly) - 1)).to_be_visible()
+    for row in monthly:
+        badge = page.locator(f"#board tbody tr[data-key='{row['uid']}'] .tier")
+        await expect(badge).to_have_text(by_legend(all_time[row["uid"]]))
+        await expect(badge).to_have_attribute("title", re.compile(r"^\w+: \$[\d,.]+ wagered all-time"))
+
+    subscribed = sorted({json.loads(frame)["channel"] for frame in sent if '"subscribe"' in frame})
+    assert subscribed == ["leaderboard:monthly"], subscribed  # not the whole all-time board
+
+    await page.goto(f"{site.base}/player/{monthly[0]['uid']}")
+    await expect(page.locator("#tier")).to_have_text(by_legend(all_time[monthly[0]["uid"]]))
+    await expect(page.locator("#tier-note")).to_contain_text("level by all-time wagers")
+
+
 async def test_a_sync_moves_a_row_in_an_open_page_without_reload(browser: Browser, site: Site) -> None:
     page = await open_board(browser, site)
     rows = await site.board("monthly")
@@ -63,6 +107,10 @@ async def test_a_sync_moves_a_row_in_an_open_page_without_reload(browser: Browse
 
     first = page.locator("#board tbody tr").first
     await expect(first).to_have_attribute("data-key", fifth["uid"])
+    # The mover's badge follows its new all-time amount, carried by the delta itself.
+    lifetime = next(r["amount"] for r in await site.board("all_time", 1000) if r["uid"] == fifth["uid"])
+    expected_tier = await page.evaluate("async (a) => (await import('/static/js/tiers.js')).tierFor(a).name", lifetime)
+    await expect(first.locator(".tier")).to_have_text(expected_tier)
     await expect(first.locator("td.move span")).to_have_text("▲4")
     await expect(first.locator("td.move span")).to_have_class("up")
     await expect(page.locator("#board tbody tr").nth(1).locator("td.move span")).to_have_text("▼1")

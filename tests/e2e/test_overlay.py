@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import live_settings, running_sim
-from tests.e2e.conftest import Site, serve_app, snap, watch
+from tests.e2e.conftest import ADMIN_TOKEN, Site, serve_app, snap, watch
 from tests.e2e.png import decode_png
 
 pytestmark = pytest.mark.browser
@@ -159,3 +162,101 @@ async def test_the_builder_writes_the_url_and_previews_it(browser: Browser, site
     await expect(page.locator("#copied")).to_contain_text("Copied")
     await snap(page, "overlay-builder")
     assert errors.serious() == []
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def live_race(site: Site, kind: str, starts: datetime, ends: datetime, title: str) -> dict:
+    body = {"title": title, "kind": kind, "starts_at": utc_iso(starts), "ends_at": utc_iso(ends), "pool_cents": 10_000, "split": [100]}
+    r = await site.http.post(f"{site.base}/api/admin/races", json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert r.status_code == 201, r.text
+    async with asyncio.timeout(10):
+        while (await site.http.get(f"{site.base}/api/races/{r.json()['id']}")).json()["race"]["status"] != "live":
+            await asyncio.sleep(0.1)
+    return r.json()
+
+
+def timer_seconds(text: str) -> int:
+    """"1d 01:01:01" or "01:01:01" (web/js/countdown.js) in seconds."""
+    days, _, clock = text.rpartition(" ")
+    h, m, s = (int(part) for part in clock.split(":"))
+    return int(days.removesuffix("d") or 0) * 86400 + h * 3600 + m * 60 + s
+
+
+async def test_the_timer_follows_the_race_that_matches_the_board(browser: Browser, site: Site) -> None:
+    """A "This month" board counts down the monthly race, not the sprint that ends first."""
+    now = datetime.now(UTC)
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    week = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    races = {
+        "monthly": await live_race(site, "monthly", month, (month + timedelta(days=32)).replace(day=1), "This month's race"),
+        "weekly": await live_race(site, "weekly", week, week + timedelta(days=7), "This week's race"),
+        "sprint": await live_race(site, "custom", now - timedelta(seconds=30), now + timedelta(minutes=10), "Sprint"),
+    }
+    assert (await site.http.get(f"{site.base}/api/races/current")).json()["race"]["id"] == races["sprint"]["id"]
+
+    page = await browser.new_page(viewport=FULL_HD)
+    errors = watch(page)
+    for query, followed in [
+        ("?board=monthly", "monthly"),
+        ("?board=weekly", "weekly"),
+        ("?board=today", "sprint"),  # no race of its own: the current race
+        ("?board=all_time", "sprint"),
+        ("?board=monthly&race=current", "sprint"),
+        ("?board=today&race=weekly", "weekly"),
+        (f"?board=weekly&race={races['monthly']['id']}", "monthly"),
+    ]:
+        await page.goto(f"{site.base}/overlay{query}")
+        await expect(page.locator("#timer")).to_be_visible()
+        ends = datetime.fromisoformat(races[followed]["ends_at"].replace("Z", "+00:00"))
+        expected = (ends - datetime.now(UTC)).total_seconds()
+        shown = timer_seconds(await page.locator("#timer").text_content() or "")
+        assert abs(shown - expected) < 5, (query, shown, expected)
+
+    # The race board can follow a kind too: its title and timer are the monthly race's.
+    await page.goto(f"{site.base}/overlay?board=race&race=monthly")
+    await expect(page.locator("#title")).to_have_text("This month's race")
+    assert errors.serious() == []
+
+
+async def test_a_monthly_board_without_a_monthly_race_shows_no_sprint_timer(browser: Browser, site: Site) -> None:
+    now = datetime.now(UTC)
+    await live_race(site, "custom", now - timedelta(seconds=30), now + timedelta(minutes=10), "Sprint")
+    page = await open_overlay(browser, site.base, "?board=monthly")
+    await page.wait_for_timeout(1500)  # the race lookup has answered, and a tick would have come
+    await expect(page.locator("#timer")).to_be_hidden()
+    page = await open_overlay(browser, site.base, "?board=monthly&race=current")
+    await expect(page.locator("#timer")).to_be_visible()
+
+
+async def test_the_builder_offers_the_race_to_follow(browser: Browser, site: Site) -> None:
+    now = datetime.now(UTC)
+    sprint = await live_race(site, "custom", now - timedelta(seconds=30), now + timedelta(minutes=10), "Sprint")
+    page = await browser.new_page(viewport={"width": 1280, "height": 860})
+    errors = watch(page)
+    await page.goto(f"{site.base}/overlay/builder")
+    await expect(page.locator("select[name=race]")).to_have_value("auto")
+    await page.select_option("select[name=race]", "weekly")
+    await expect(page.locator("#url")).to_have_value(f"{site.base}/overlay?race=weekly")
+    await expect(page.locator(f"select[name=race] option[value='{sprint['id']}']")).to_have_text(f"#{sprint['id']} Sprint (live)")
+    await page.select_option("select[name=race]", str(sprint["id"]))
+    await expect(page.locator("#frame")).to_have_attribute("src", f"/overlay?race={sprint['id']}")
+    await expect(page.frame_locator("#frame").locator("#timer")).to_be_visible()
+    await page.reload()
+    await expect(page.locator("select[name=race]")).to_have_value(str(sprint["id"]))
+    assert errors.serious() == []
+
+
+async def test_a_delta_moves_the_overlays_rows_instead_of_rebuilding_them(browser: Browser, site: Site) -> None:
+    page = await open_overlay(browser, site.base, "?board=all_time&top=5&timer=0")
+    await expect(page.locator("#rows li[data-key]")).to_have_count(5)
+    top = await site.board("all_time", 5)
+    # Mark every row node; after a sync moves the 5th to the top, the same nodes are shown.
+    await page.evaluate("() => document.querySelectorAll('#rows li').forEach((li) => (li.__mark = li.dataset.key))")
+    await site.wager(top[4]["uid"], top[0]["amount"] + 1000)
+    await site.sync()
+    await expect(page.locator("#rows li").first).to_have_attribute("data-key", top[4]["uid"])
+    kept = await page.evaluate("() => [...document.querySelectorAll('#rows li')].map((li) => li.__mark === li.dataset.key)")
+    assert kept == [True] * 5

@@ -112,12 +112,18 @@ async def test_an_ended_race_shows_its_winners_and_joins_the_past_races(browser:
     errors = watch(page)
     await page.goto(f"{site.base}/race/{race['id']}")
     await expect(page.locator("#status")).to_have_text("live")
+    await page.wait_for_load_state("networkidle")
+    api_calls: list[str] = []
+    page.on("request", lambda r: api_calls.append(r.url) if "/api/" in r.url else None)
     await expect(page.locator("#status")).to_have_text("ended", timeout=15_000)
     await expect(page.locator("#winners-banner")).to_be_visible()
     await expect(page.locator("#winners li").first.locator(".who")).to_have_text(HOSTILE)
     await expect(page.locator("#clock-label")).to_have_text("Finished")
     await expect(page.locator("#past article")).to_have_count(1)
     await expect(page.locator("#past article h3")).to_have_text(race["title"])
+    await expect(page.locator("#past article .who").first).to_have_text(HOSTILE)
+    # The end message carried what the page shows: no viewer calls the API when a race ends.
+    assert api_calls == []
     assert await page.locator("img[src='x']").count() == 0
     # Opened later, the ended race still shows its archived winners.
     await page.reload()
@@ -146,8 +152,8 @@ async def test_the_race_overlay_shows_standings_and_the_timer(browser: Browser, 
     assert text and text.startswith(("00:59", "01:00")), text
     await snap(page, "overlay-race", omit_background=True, clip={"x": 0, "y": 0, "width": 640, "height": 300})
 
-    # A period board with timer=1 also shows the running race's countdown.
-    await page.goto(f"{site.base}/overlay?board=monthly&top=3")
+    # A period board without a race of its own (today) shows the current race's countdown.
+    await page.goto(f"{site.base}/overlay?board=today&top=3")
     await expect(page.locator("#timer")).to_be_visible()
 
 

@@ -11,12 +11,14 @@ settling, and prints what this process published as JSON.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import sys
 import time
 from datetime import datetime
 
-from server.db.engine import bind_engine, close_pool, make_engine, open_pool
+from server.db.engine import close_pool, make_engine, open_pool
+from server.schema import bind_engine
 from server.races.messages import RaceEnded, RaceStatusChanged
 from server.races.model import RaceStatus
 from server.races.service import RaceService
@@ -39,6 +41,7 @@ async def main(url: str, clock_iso: str, go_at: float) -> dict[str, list[int]]:
             won["settled"].append(event.race.id)
         services[0].handlers()[type(event)](event)
 
+    watchdog = asyncio.create_task(_report_hang(50.0))
     try:
         races = RaceService(RaceStore(engine), Hub(), publish, lambda: now, series=[], sync=None)
         services.append(races)
@@ -48,9 +51,20 @@ async def main(url: str, clock_iso: str, go_at: float) -> dict[str, list[int]]:
         await races.lifecycle.step()
         await races.lifecycle.drain()
     finally:
+        watchdog.cancel()
         await close_pool(engine)
     return won
 
 
+async def _report_hang(after: float) -> None:
+    """If this process is still at work after `after` seconds, print every task's stack."""
+    await asyncio.sleep(after)
+    print(f"still running after {after:.0f} s; tasks:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+
+
 if __name__ == "__main__":
+    # A hang shows where it is: every thread's stack on stderr, then exit (the test prints it).
+    faulthandler.dump_traceback_later(60, exit=True)
     print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))))

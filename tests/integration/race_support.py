@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from server.realtime.relay import cancel_and_wait
+from server.supervisor import cancel_and_wait
 from server.services import Services, running_services
 from server.settings import Settings
 from tests.conftest import Sim
@@ -42,7 +42,7 @@ async def manual_races(settings: Settings, clock: Clock) -> AsyncIterator[Servic
     """Services on `clock`, without the schedule, with the race lifecycle stopped: the test
     calls `services.races.lifecycle.step()` itself."""
     async with running_services(settings, clock=clock, schedule=False) as services:
-        await cancel_and_wait(services.tasks.pop("race_lifecycle"))
+        await services.supervisor.stop("race_lifecycle")
         yield services
 
 

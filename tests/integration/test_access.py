@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import websockets
+from cryptography.fernet import Fernet
 
 from tests.conftest import live_settings, running_app, running_sim
 from tests.integration.test_live_core import ws_url
@@ -41,7 +42,7 @@ async def test_expired_token_is_reported_then_replaced_at_runtime(sqlite_url: st
     fresh = jwt((datetime.now(UTC) + timedelta(hours=24)).timestamp())
     stale = jwt((datetime.now(UTC) + timedelta(minutes=30)).timestamp(), session="old")
     async with running_sim(token=fresh) as sim:
-        settings = live_settings(sqlite_url, sim, goated_token=stale, admin_token=ADMIN)
+        settings = live_settings(sqlite_url, sim, goated_token=stale, admin_token=ADMIN, token_key=Fernet.generate_key().decode())
         async with running_app(settings) as (base, services), httpx.AsyncClient(base_url=base) as http:
             auth = {"Authorization": f"Bearer {ADMIN}"}
             result = await services.sync.run_once("test")

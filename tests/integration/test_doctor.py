@@ -3,6 +3,7 @@ HTTP, a closed port, a running server, and the CLI's exit status."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from server.db.engine import close_pool, migrate, open_engine
+from server.db.engine import close_pool, open_engine
+from server.schema import migrate
 from server.doctor import Check, migration_ids, report, run_checks
 from tests.conftest import SIM_TOKEN, free_port, live_settings, running_app, running_sim
 
@@ -117,7 +119,8 @@ async def test_a_running_server_is_asked_for_its_health(sqlite_url: str) -> None
     named = by_name(checks)
     assert named["last sync"].verdict == "WARN" and "401" in named["last sync"].detail
     assert named["upstream"].verdict == "FAIL"
-    assert named["server"].verdict == "FAIL"  # /health: down (no board yet, upstream refusing)
+    assert named["port"].verdict == "FAIL"  # /health: down (no board yet, upstream refusing)
+    assert f"127.0.0.1:{port} (PORT)" in named["port"].detail
     assert "refused the token" in named["upstream"].detail
     assert named["> upstream"].verdict == "FAIL" and "PUT /api/admin/upstream-token" in named["> upstream"].detail
 
@@ -155,3 +158,88 @@ def test_a_malformed_variable_is_named() -> None:
     )
     assert result.returncode == 1
     assert result.stdout.startswith("FAIL  config     PORT='not-a-port' is not valid")
+
+
+async def test_the_port_is_the_one_serve_was_given_and_the_check_is_named_as_in_only(sqlite_url: str) -> None:
+    """`serve --port P` with no PORT: `doctor --port P` finds that server, and names the line `port`."""
+    async with running_sim() as sim, running_app(live_settings(sqlite_url, sim)) as (base_url, services):
+        await services.sync.run_once("test")
+        port = int(base_url.rsplit(":", 1)[1])
+        live = {"DATABASE_URL": sqlite_url, "GOATED_TOKEN": SIM_TOKEN, "GOATED_API_URL": sim.base_url, "GOATED_AFFILIATE_CODE": "TESTCODE"}
+        checks = await run_checks(live, only=["port"], port=port)
+        assert [c.name for c in checks] == ["config", "port"]
+        assert checks[1].verdict == "OK" and f"Goated Live server runs on 127.0.0.1:{port} (--port)" in checks[1].detail
+
+        result = await asyncio.to_thread(  # the app serves on this loop meanwhile
+            subprocess.run,
+            [sys.executable, "-m", "server", "doctor", "--only", "port", "--port", str(port)],
+            cwd=ROOT, env={"PATH": os.environ.get("PATH", ""), **live}, capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert any(line.startswith("OK    port ") and f":{port} (--port)" in line for line in result.stdout.splitlines()), result.stdout
+
+        # A demo configuration finding this live server says it is someone else's.
+        stranger = by_name(await run_checks({"DATABASE_URL": sqlite_url}, only=["port"], port=port))
+        assert stranger["port"].verdict == "WARN" and "another deployment" in stranger["port"].detail
+
+
+async def test_the_default_port_says_where_it_came_from() -> None:
+    free = free_port()
+    checks = by_name(await run_checks({"PORT": str(free)}, only=["port"]))
+    assert checks["port"].verdict == "OK" and f":{free} (PORT) is free" in checks["port"].detail
+    checks = by_name(await run_checks({}, only=["port"], port=free))
+    assert f":{free} (--port) is free" in checks["port"].detail
+
+
+async def test_live_mode_warns_when_the_affiliate_code_is_the_default(sqlite_url: str) -> None:
+    live = {"DATABASE_URL": sqlite_url, "GOATED_TOKEN": "a-token", "PORT": str(free_port())}
+    defaulted = by_name(await run_checks(live, only=["config"]))["config"]
+    assert defaulted.verdict == "WARN" and "GOATED_AFFILIATE_CODE is unset" in defaulted.detail
+    assert "GOATED_AFFILIATE_CODE" in defaulted.fix
+    assert by_name(await run_checks({**live, "GOATED_AFFILIATE_CODE": "MINE"}, only=["config"]))["config"].verdict == "OK"
+    demo = by_name(await run_checks({"DATABASE_URL": sqlite_url}, only=["admin"]))
+    assert demo["config"].verdict == "OK"  # the demo needs no affiliate code
+    assert demo["admin"].verdict == "OK" and "goated serve generates one" in demo["admin"].detail
+
+
+def test_doctor_reads_the_stored_token_the_way_the_server_does() -> None:
+    """The token an admin stores is sealed with TOKEN_KEY: doctor opens it with the key, and
+    without the key (or for a plaintext one from an older version) checks GOATED_TOKEN."""
+    from cryptography.fernet import Fernet
+
+    from server.doctor import _effective_token
+    from server.settings import Settings
+    from server.token_key import TokenCipher
+
+    key = Fernet.generate_key().decode()
+    env_token = jwt(datetime(2026, 11, 30, tzinfo=UTC))
+    stored = jwt(datetime(2026, 12, 1, tzinfo=UTC))  # newer: the server would prefer it
+    sealed = TokenCipher.from_setting(key).seal(stored)  # type: ignore[union-attr]
+    with_key = Settings(goated_token=env_token, token_key=key)
+    without = Settings(goated_token=env_token)
+    assert _effective_token(with_key, sealed) == (stored, "the token an admin set (stored in the database)")
+    assert _effective_token(without, sealed) == (env_token, "GOATED_TOKEN")
+    assert _effective_token(with_key, stored) == (env_token, "GOATED_TOKEN")  # plaintext: never used
+    other = Settings(goated_token=env_token, token_key=Fernet.generate_key().decode())
+    assert _effective_token(other, sealed) == (env_token, "GOATED_TOKEN")  # a key that does not open it
+
+
+async def test_a_stranger_on_the_port_is_named_plainly() -> None:
+    """Another program answers the port with HTML: doctor says so in words, not a parser error."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = b"<html>not us</html>"
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        check = by_name(await run_checks({}, only=["port"], port=port))["port"]
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert check.verdict == "FAIL"
+    assert check.detail == f"127.0.0.1:{port} (--port) is taken by another program (its /health is not JSON)"

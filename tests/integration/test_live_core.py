@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 
 import httpx
 import pytest
 import websockets
 
-from tests.conftest import live_settings, running_app, running_sim
+from server.app import create_app
+from server.health import build_report
+from server.services import running_services
+from server.upstream.demo import serve_on_loopback
+from tests.conftest import SIM_START, live_settings, running_app, running_sim
+from tests.integration.race_support import Clock, aligned
 
 
-async def recv_json(ws: websockets.ClientConnection, timeout: float = 5.0) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def recv_json(ws: websockets.ClientConnection, timeout: float = 5.0, *, presence: bool = False) -> dict:
+    """The next message. Viewer counts (`presence`: after every subscribe, and when a channel's
+    count changes) are skipped unless asked for: the other tests follow a channel's states."""
+    async with asyncio.timeout(timeout):
+        while True:
+            msg = json.loads(await ws.recv())
+            if presence or msg.get("type") != "presence":
+                return msg
 
 
 async def recv_type(ws: websockets.ClientConnection, type_: str, timeout: float = 5.0) -> dict:
@@ -171,3 +183,64 @@ async def test_search_keeps_true_ranks_and_player_api(sqlite_url: str) -> None:
             assert health["parts"]["database"]["status"] == "ok"
             schema = await http.get("/schema/openapi.json")
             assert "/api/leaderboard/{period}" in schema.json()["paths"]
+
+
+async def test_health_tells_the_boards_age_by_the_apps_clock(sqlite_url: str) -> None:
+    """An app on an injected clock (here days from the wall clock) reads its own time for
+    /health, the time its syncs were stamped with: its fresh board is not called stale."""
+    clock = Clock(aligned(SIM_START))
+    async with running_sim() as sim, running_services(live_settings(sqlite_url, sim), clock=clock, schedule=False) as services:
+        assert (await services.sync.run_once("test")).status == "ok"
+        clock.advance(5)
+        report = await build_report(services)
+        assert report.now == clock.now
+        assert report.parts["sync"].status == "ok" and report.parts["sync"].info["age_s"] == 5
+
+
+async def test_a_pong_tells_the_apps_time(sqlite_url: str) -> None:
+    """Clients set their countdown clock from server_now: a pong's must be the app's clock,
+    the one race times come from, even when that is not the wall clock."""
+    clock = Clock(aligned(SIM_START))
+    async with running_sim() as sim:
+        app = create_app(live_settings(sqlite_url, sim), clock=clock, schedule=False)
+        async with serve_on_loopback(app) as base, websockets.connect(ws_url(base)) as ws:
+            await ws.send(json.dumps({"op": "ping"}))
+            pong = await recv_type(ws, "pong")
+    assert datetime.fromisoformat(pong["server_now"]) == clock.now
+
+
+async def test_rows_and_deltas_carry_each_players_all_time_amount(sqlite_url: str) -> None:
+    """The tier badge's basis travels with the rows, so a page follows only its own board."""
+    async with running_sim() as sim, running_app(live_settings(sqlite_url, sim)) as (base, services):
+        assert (await services.sync.run_once("test")).status == "ok"
+        lifetime = {e.uid: e.wagered.all_time for e in sim.simulation.snapshot()}
+        async with httpx.AsyncClient(base_url=base) as http, websockets.connect(ws_url(base)) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "channel": "leaderboard:monthly"}))
+            snap = await recv_json(ws)
+            assert snap["rows"] and all(row["lifetime"] == lifetime[row["uid"]] for row in snap["rows"])
+            mover = snap["rows"][-1]
+            await http.post(f"{sim.base_url}/_sim/wager", json={"uid": mover["uid"], "amount": 12_345})
+            assert (await services.sync.run_once("test")).status == "ok"
+            delta = await recv_type(ws, "delta")
+            assert delta["lifetimes"] == {mover["uid"]: lifetime[mover["uid"]] + 12_345}
+
+
+async def test_the_boards_age_is_counted_on_the_apps_clock(sqlite_url: str) -> None:
+    """`Age` is how old the board is on the clock its syncs were stamped with."""
+    from datetime import UTC, datetime, timedelta
+
+    from server.app import create_app
+    from server.upstream.demo import serve_on_loopback
+
+    ahead = {"by": timedelta(0)}
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + ahead["by"]
+
+    async with running_sim() as sim:
+        app = create_app(live_settings(sqlite_url, sim), clock=clock, schedule=False)
+        async with serve_on_loopback(app) as base, httpx.AsyncClient(base_url=base) as http:
+            assert (await app.state.services.sync.run_once("test")).status == "ok"
+            ahead["by"] = timedelta(hours=1)
+            age = int((await http.get("/api/leaderboard/monthly")).headers["age"])
+            assert 3600 <= age <= 3630

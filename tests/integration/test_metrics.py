@@ -30,7 +30,7 @@ def value(scraped: dict, name: str, **labels: str) -> float:
 async def scrape(http: httpx.AsyncClient, **headers: str) -> dict:
     response = await http.get("/metrics", headers=headers)
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"  # one charset
     return samples(response.text)
 
 

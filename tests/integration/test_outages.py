@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import websockets
 
-from tests.conftest import free_port, live_settings, running_app, running_sim
+from tests.conftest import SIM_START, free_port, live_settings, running_app, running_sim
 from tests.integration.test_live_core import recv_json, recv_type, ws_url
 from tests.tcp_proxy import TcpProxy
 
@@ -166,6 +166,7 @@ async def test_sigterm_closes_websockets_with_1001_and_exits(tmp_path) -> None: 
         "DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite'}",
         "PORT": str(port),
         "SIM_PLAYERS": "200",
+        "SIM_START": SIM_START.isoformat(),
         "LOG_LEVEL": "WARNING",
     }
     env.pop("GOATED_TOKEN", None)

@@ -50,7 +50,7 @@ async def test_each_page_is_its_file_under_a_strict_policy(base: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/player/%3Cscript%3E", "/player/a-b", "/player/" + "x" * 65, "/race/abc", "/race/1e3", "/race/-1"],
+    ["/player/%3Cscript%3E", "/player/a.b", "/player/a%20b", "/player/" + "x" * 65, "/race/abc", "/race/1e3", "/race/-1"],
 )
 async def test_garbage_ids_are_refused(base: str, path: str) -> None:
     async with httpx.AsyncClient(base_url=base) as http:

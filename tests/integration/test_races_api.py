@@ -125,3 +125,22 @@ async def test_create_edit_cancel_and_read_races(database_url: str) -> None:
             for path in ("/api/races", "/api/races/current", "/api/races/{race_id}", "/api/races/{race_id}/players/{uid}",
                          "/api/admin/races", "/api/admin/races/{race_id}", "/api/admin/races/{race_id}/cancel", "/api/admin/sync"):
                 assert path in schema, path
+
+
+async def test_integers_out_of_the_columns_range_are_a_400(sqlite_url: str) -> None:
+    """Sizes that once answered 500: each is a 400 naming the parameter."""
+    async with running_sim() as sim, running_app(live_settings(sqlite_url, sim, admin_token=TOKEN)) as (base, _):
+        async with httpx.AsyncClient(base_url=base, headers=AUTH) as http:
+            for method, path, name in [
+                ("GET", "/api/races?offset=18446744073709551616", "offset"),
+                ("GET", "/api/races/1?offset=99999999999999999999", "offset"),
+                ("GET", "/api/leaderboard/monthly?offset=1000001", "offset"),
+                ("GET", "/api/races/2147483648", "race_id"),
+                ("POST", "/api/admin/links/10000000000000000001/approve", "link_id"),
+                ("POST", "/api/admin/links/-10929178220344182784/reject", "link_id"),
+            ]:
+                r = await http.request(method, path)
+                assert r.status_code == 400, (path, r.status_code, r.text)
+                assert name in r.text, (path, r.text)
+            assert (await http.get("/api/races/2147483647")).status_code == 404
+            assert (await http.get("/api/leaderboard/monthly?offset=1000000")).status_code == 200

@@ -12,7 +12,7 @@ from server.races.messages import RaceEnded, RaceStatusChanged
 from server.races.model import Finalized, RaceKind, RaceStatus
 from server.races.tables import RaceRow
 from server.db.tables import SyncRun
-from tests.conftest import live_settings, running_sim
+from tests.conftest import SIM_START, live_settings, running_sim
 from tests.integration.race_support import Clock, aligned, manual_races, sim_control, wager
 
 
@@ -29,7 +29,7 @@ def _biggest_all_time(sim) -> str:  # noqa: ANN001
 @pytest.mark.parametrize("final_sync_answers", [True, False])
 async def test_a_race_ending_between_syncs_ends_on_its_second(database_url: str, final_sync_answers: bool) -> None:
     async with running_sim(speed=0) as sim:
-        clock = Clock(aligned())
+        clock = Clock(aligned(SIM_START))
         t0 = clock.now
         async with manual_races(live_settings(database_url, sim), clock) as services:
             races, lifecycle = services.races, services.races.lifecycle
@@ -95,7 +95,7 @@ async def test_a_race_ending_between_syncs_ends_on_its_second(database_url: str,
 async def test_server_down_across_the_end_time_finalizes_on_startup(database_url: str) -> None:
     async with running_sim(speed=0) as sim:
         settings = live_settings(database_url, sim)
-        clock = Clock(aligned())
+        clock = Clock(aligned(SIM_START))
         t0 = clock.now
         (a,) = _quiet_players(sim, 1)
         async with manual_races(settings, clock) as services:
@@ -135,7 +135,7 @@ async def test_server_down_across_the_end_time_finalizes_on_startup(database_url
 @pytest.mark.parametrize("series", ["monthly", "weekly"])
 async def test_calendar_races_roll_over_at_the_boundary(pg_url: str, series: str) -> None:
     window = month_window if series == "monthly" else week_window
-    boundary = window(datetime.now(UTC))[1]
+    boundary = window(SIM_START)[1]  # the first boundary the simulated world reaches
     pool = {f"race_{series}_pool_cents": 100_000, f"race_{series}_split": (50.0, 30.0, 20.0)}
     async with running_sim(speed=0) as sim:
         clock = Clock(boundary - timedelta(minutes=10))

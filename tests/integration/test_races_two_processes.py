@@ -10,10 +10,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from server.db.engine import close_pool, make_engine, migrate, open_pool
+from server.db.engine import close_pool, make_engine, open_pool
+from server.schema import migrate
 from server.races.model import Finalized, RaceKind, RaceStatus
 from server.races.standings import rank_standings
 from server.races.store import RaceStore
+from tests.conftest import SIM_START
 from tests.integration.race_support import aligned
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +27,7 @@ async def test_two_processes_racing_to_finalize_do_it_once(database_url: str) ->
     await migrate(engine)
     await open_pool(engine)
     store = RaceStore(engine)
-    end = aligned()
+    end = aligned(SIM_START)  # any fixed instant: the processes get their clock from the command line
     start = end - timedelta(hours=1)
     ids = []
     try:
@@ -53,10 +55,11 @@ async def test_two_processes_racing_to_finalize_do_it_once(database_url: str) ->
         )
         for _ in range(2)
     ]
+    # Both read at once: a process blocked writing to a full pipe must not hold the other up.
+    outputs = await asyncio.wait_for(asyncio.gather(*(proc.communicate() for proc in procs)), 90)
     results = []
-    for proc in procs:
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 0, err.decode()[-3000:]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err.decode()[-6000:]
         results.append(json.loads(out.decode().strip().splitlines()[-1]))
 
     ended = [r for result in results for r in result["ended"]]

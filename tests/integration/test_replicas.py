@@ -49,6 +49,22 @@ async def replica(env: dict[str, str]) -> AsyncIterator[tuple[str, subprocess.Po
                 proc.kill()
 
 
+def replica_env(pg_url: str, redis_url: str, upstream: str, sync_interval: str = "2", **more: str) -> dict[str, str]:
+    """The environment of a replica of a deployment on PostgreSQL and Redis (a prefix of its own),
+    syncing the simulated upstream at `upstream` every `sync_interval` seconds; `more` adds settings."""
+    return os.environ | {
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"goated-test:{uuid.uuid4().hex[:8]}",
+        "GOATED_TOKEN": SIM_TOKEN,
+        "GOATED_API_URL": upstream,
+        "GOATED_AFFILIATE_CODE": "TESTCODE",
+        "SYNC_INTERVAL": sync_interval,
+        "LOG_LEVEL": "WARNING",
+        **more,
+    }
+
+
 async def leader_flag(base: str) -> bool:
     async with httpx.AsyncClient() as http:
         return (await http.get(f"{base}/health")).json()["parts"]["sync"]["info"]["leader"]
@@ -56,16 +72,7 @@ async def leader_flag(base: str) -> bool:
 
 async def test_two_replicas_share_deltas_and_survive_the_leader(pg_url: str, redis_url: str) -> None:
     async with running_sim(players=500, speed=3000) as sim:
-        env = os.environ | {
-            "DATABASE_URL": pg_url,
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": f"goated-test:{uuid.uuid4().hex[:8]}",
-            "GOATED_TOKEN": SIM_TOKEN,
-            "GOATED_API_URL": sim.base_url,
-            "GOATED_AFFILIATE_CODE": "TESTCODE",
-            "SYNC_INTERVAL": "2",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = replica_env(pg_url, redis_url, sim.base_url, sync_interval="2")
         async with replica(env) as (base_a, proc_a), replica(env) as (base_b, proc_b):
             flags = [await leader_flag(base_a), await leader_flag(base_b)]
             assert sorted(flags) == [False, True], "exactly one replica leads"
@@ -105,6 +112,6 @@ async def test_a_follower_only_process_never_takes_the_lead(sqlite_url: str) -> 
     async with running_sim() as sim:
         async with running_services(live_settings(sqlite_url, sim), schedule=False, lead=False) as services:
             await services.leadership.step()
-            assert not services.is_leader and "schedule" not in services.tasks
+            assert not services.is_leader and not services.supervisor.running("race_lifecycle")
         async with running_services(live_settings(sqlite_url, sim), schedule=False) as services:
             assert services.is_leader  # alone on SQLite without Redis: it leads

@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from litestar import Litestar
 
-from server.upstream.sim_app import FaultMode, Faults, FaultSpec, create_sim_app
+from server.upstream.sim_app import FaultMode, Faults, FaultSpec, create_sim_app, running_from
 from server.upstream.simulator import Payload, Simulation
 
 TOKEN = "test-token"
@@ -284,6 +284,27 @@ async def test_a_running_simulation_grows_as_the_clock_moves() -> None:
     grew = [a for a, b in zip(second.data, first.data, strict=False) if a.wagered != b.wagered]
     assert len(grew) >= 3
     assert second.today > first.today
+
+
+def test_running_from_starts_at_its_instant_and_runs_on_with_the_wall() -> None:
+    wall = Clock(datetime(2027, 3, 1, 0, 10, tzinfo=UTC))
+    clock = running_from(WEDNESDAY_LATE, wall=wall)
+    assert clock() == WEDNESDAY_LATE
+    wall.now += timedelta(seconds=90)
+    assert clock() == WEDNESDAY_LATE + timedelta(seconds=90)
+
+
+async def test_a_world_started_at_a_fixed_instant_stays_there_by_default() -> None:
+    """Whatever the wall clock says, the default clock runs on from the simulation's start:
+    no jump to today's date on the first request."""
+    simulation = Simulation(players=50, seed=3, speed=0, start=WEDNESDAY_LATE)
+    async with (
+        serving(create_sim_app(simulation)) as base_url,
+        httpx.AsyncClient(base_url=base_url) as client,
+    ):
+        state = (await client.get("/_sim/state")).json()
+    now = datetime.fromisoformat(state["now"])
+    assert WEDNESDAY_LATE <= now < WEDNESDAY_LATE + timedelta(minutes=1)
 
 
 def test_fault_counts_run_down_and_none_clears() -> None:

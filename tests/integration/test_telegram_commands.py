@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,7 +20,8 @@ from server.telegram.commands import UNKNOWN, BotDeps, register
 from server.telegram.commands.context import ADMIN_ONLY, BROKEN, TOO_FAST
 from server.telegram.runtime import bot_deps
 from server.telegram.tables import OutboxRow
-from tests.conftest import live_settings, running_sim
+from server.settings import Settings
+from tests.conftest import SIM_START, Sim, live_settings, running_sim
 from tests.integration.race_support import Clock, aligned
 from tests.integration.test_telegram_outbox import instant_throttle
 from tests.telegram_fake import BOT_USERNAME, TEST_TELEGRAM, FakeTelegram, group_message, private_message, wire
@@ -61,7 +63,7 @@ class Bot:
 @pytest.fixture
 async def bot(sqlite_url: str) -> AsyncIterator[Bot]:
     fake = FakeTelegram()
-    clock = Clock(aligned())
+    clock = Clock(aligned(SIM_START))
     async with running_sim(players=80) as sim:
         snapshot = sim.simulation.snapshot()
         for i, e in enumerate(snapshot[:12]):
@@ -69,17 +71,25 @@ async def bot(sqlite_url: str) -> AsyncIterator[Bot]:
         sim.simulation.rename(snapshot[0].uid, HOSTILE)
         sim.simulation.rename(snapshot[1].uid, "Alice Wonder")
         settings = live_settings(sqlite_url, sim, **TEST_TELEGRAM, telegram_admin_ids=(ADMIN,))  # type: ignore[arg-type]
-        async with running_services(settings, clock=clock, schedule=False, bot=False) as services:
-            assert (await services.sync.run_once("test")).status == "ok"
-            client = fake.client(settings)
-            await fake.connect(client)
-            deps = bot_deps(services, services.telegram, clock, throttle=instant_throttle())
-            register(client, deps)
-            await asyncio.sleep(0)  # pyrogram adds handlers in a task
-            bot = Bot(services, deps, client, fake, clock, sim, snapshot[0].uid)
-            deps.monotonic = lambda: bot.elapsed
+        async with bot_on(settings, sim, clock, fake, snapshot[0].uid) as bot:
             yield bot
-            await client.storage.close()
+
+
+@asynccontextmanager
+async def bot_on(settings: Settings, sim: Sim, clock: Clock, fake: FakeTelegram, uid: str) -> AsyncIterator[Bot]:
+    """The bot's command handlers on `settings`' services after one sync, talking to `fake`;
+    `uid` is the player the tests' user plays."""
+    async with running_services(settings, clock=clock, schedule=False, bot=False) as services:
+        assert (await services.sync.run_once("test")).status == "ok"
+        client = fake.client(settings)
+        await fake.connect(client)
+        deps = bot_deps(services, services.telegram, clock, throttle=instant_throttle())
+        register(client, deps)
+        await asyncio.sleep(0)  # pyrogram adds handlers in a task
+        bot = Bot(services, deps, client, fake, clock, sim, uid)
+        deps.monotonic = lambda: bot.elapsed
+        yield bot
+        await client.storage.close()
 
 
 async def test_start_and_help_list_the_commands_admins_see_theirs(bot: Bot) -> None:
@@ -106,6 +116,66 @@ async def test_rank_finds_players_by_name_and_suggests_close_ones(bot: Bot) -> N
     assert "Did you mean: Alice Wonder?" in (await bot.say("/rank Alise Wonder") or "")
     assert (await bot.say("/rank zzzzzzzz")) == "No player called zzzzzzzz on the boards."
     assert "Usage: /rank <name>" in (await bot.say("/rank") or "")
+
+
+async def renamed(bot: Bot, names: dict[int, str]) -> dict[str, str]:
+    """Rename the players at these places of the simulator's list and sync: name -> uid."""
+    snapshot = bot.sim.simulation.snapshot()  # type: ignore[attr-defined]
+    uids = {name: snapshot[i].uid for i, name in names.items()}
+    for name, uid in uids.items():
+        bot.sim.simulation.rename(uid, name)  # type: ignore[attr-defined]
+    assert (await bot.services.sync.run_once("test")).status == "ok"
+    return uids
+
+
+def shown(bot: Bot, uid: str) -> str:
+    """The player's name as the boards hold it (the sync may have tidied its spacing)."""
+    row = bot.services.live.row(Period.ALL_TIME, uid)
+    assert row is not None
+    return row.name
+
+
+def suggestions(reply: str | None) -> list[str]:
+    assert reply is not None and "Did you mean: " in reply, reply
+    return reply.split("Did you mean: ", 1)[1].removesuffix("?").split(", ")
+
+
+async def test_rank_and_link_forgive_spacing_width_and_case(bot: Bot) -> None:
+    uids = await renamed(bot, {2: "John  Smith", 3: "Ｍａｘ Payne"})
+    john, max_ = shown(bot, uids["John  Smith"]), shown(bot, uids["Ｍａｘ Payne"])
+    for typed in ("John Smith", "john  smith", "JOHN\u00a0SMITH", "ＪＯＨＮ　ＳＭＩＴＨ", "John\tSmith "):
+        rank = await bot.say(f"/rank {typed}")
+        assert rank is not None and rank.startswith(f"👤 {john}\n"), (typed, rank)
+        assert "All time: #3 of" in rank
+    assert (await bot.say("/rank max  payne") or "").startswith(f"👤 {max_}\n")
+    link = await bot.say("/link JOHN SMITH")
+    assert link == f"Request #1 sent: an admin will confirm that you are {john}. I'll message you when they do."
+
+
+async def test_every_suggestion_finds_its_player_when_typed_back(bot: Bot) -> None:
+    snapshot = bot.sim.simulation.snapshot()  # type: ignore[attr-defined]
+    someones_id = snapshot[9].uid
+    uids = await renamed(bot, {
+        2: "John  Smith", 3: "Ｍａｘ Payne", 4: "Twin  Star", 5: "twin star", 6: "ＴＷＩＮ ＳＴＡＲ", 7: someones_id,
+    })
+
+    for typo, uid in (("Jon Smith", uids["John  Smith"]), ("max pain", uids["Ｍａｘ Payne"])):
+        [suggested] = suggestions(await bot.say(f"/rank {typo}"))
+        assert suggested == shown(bot, uid)
+        assert (await bot.say(f"/rank {suggested}") or "").startswith(f"👤 {suggested}\n")
+
+    # Names with one key: typing any of them cannot tell them apart, so their ids are offered.
+    twins = [uids["Twin  Star"], uids["twin star"], uids["ＴＷＩＮ ＳＴＡＲ"]]
+    assert sorted(suggestions(await bot.say("/rank Twin Stra"))) == sorted(twins)
+    for uid in twins:
+        assert (await bot.say(f"/rank {uid}") or "").startswith(f"👤 {shown(bot, uid)}\n")
+    assert "use their id instead" in (await bot.say("/rank twin star") or "")
+
+    # A name that is someone else's id: typed back it would find that someone, so its own id is offered.
+    typo = someones_id[:-1] + ("x" if someones_id[-1] != "x" else "y")
+    [suggested] = suggestions(await bot.say(f"/rank {typo}"))
+    assert suggested == uids[someones_id]
+    assert (await bot.say(f"/rank {suggested}") or "").startswith(f"👤 {someones_id}\n")
 
 
 async def test_commands_are_anchored(bot: Bot) -> None:
@@ -144,7 +214,7 @@ async def test_link_approve_alerts_unlink(bot: Bot) -> None:
     assert (await bot.say("/alerts on") or "").startswith("🔔 Alerts are on")
     mine = await bot.say("/rank")
     assert mine is not None and mine.startswith("👤 Alice Wonder")
-    assert (await bot.say("/alerts")) == "Alerts are on. Use /alerts on or /alerts off."
+    assert "places: on — your place on the boards changes" in (await bot.say("/alerts") or "")
 
     # Someone else cannot claim a linked player.
     assert "already linked to another Telegram account" in (await bot.say("/link Alice Wonder", OTHER) or "")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pyrogram.errors import AccessTokenInvalid
 
 from server.leaderboard.board import Period
-from server.realtime.relay import cancel_and_wait
+from server.supervisor import cancel_and_wait
 from server.services import running_services, utc_now
 from server.telegram.bot import BotRunner
 from server.telegram.lease import Lease

@@ -13,8 +13,8 @@ from server.leaderboard.board import Period
 from server.races.model import RaceKind
 from server.services import running_services
 from server.telegram.tables import OutboxRow
-from server.realtime.relay import cancel_and_wait
-from tests.conftest import live_settings, running_sim
+from server.supervisor import cancel_and_wait
+from tests.conftest import SIM_START, live_settings, running_sim
 from tests.integration.race_support import Clock, aligned, wager
 from tests.telegram_fake import TEST_TELEGRAM, FakeTelegram
 
@@ -83,11 +83,11 @@ async def test_race_posts_reach_the_channel_once_each(pg_url: str) -> None:
     however often the announcer looks, with the race's and players' names escaped."""
     fake = FakeTelegram()
     async with running_sim(speed=0) as sim:
-        clock = Clock(aligned())
+        clock = Clock(aligned(SIM_START))
         t0 = clock.now
         settings = telegram_settings(pg_url, sim, telegram_periods=())  # race posts only
         async with running_services(settings, clock=clock, schedule=False, bot=True, telegram_client=fake.factory()) as services:
-            await cancel_and_wait(services.tasks.pop("race_lifecycle"))
+            await services.supervisor.stop("race_lifecycle")
             races, lifecycle = services.races, services.races.lifecycle
             announcer = services.telegram.announcer
             race = await races.create(
@@ -111,6 +111,8 @@ async def test_race_posts_reach_the_channel_once_each(pg_url: str) -> None:
 
             clock.set(t0 + timedelta(hours=2, minutes=1))
             await announcer.step()
+            # "1 hour left" is true only until the 10-minute mark: it goes out before then.
+            await until(lambda: len(fake.sent) == 2)
             clock.set(t0 + timedelta(hours=2, minutes=51))
             await announcer.step()
             await announcer.step()  # nothing new: the same keys

@@ -12,9 +12,10 @@ import asyncpg
 import pytest
 from pyrogram.errors import ChatWriteForbidden, FloodWait, UserIsBlocked
 
-from server.db.engine import close_pool, migrate, open_engine, open_pool
-from server.leaderboard.board import Period, Player
-from server.realtime.messages import BoardsSynced
+from server.db.engine import close_pool, open_engine, open_pool
+from server.schema import migrate
+from server.leaderboard.board import Period
+from server.leaderboard.sync import SyncOutcome
 from server.services import running_services
 from server.telegram.formatting import MAX_LENGTH
 from server.telegram.limits import Throttle
@@ -118,28 +119,25 @@ async def test_two_senders_never_send_the_same_row(db: str) -> None:
     assert all(r["sent_at"] is not None and r["attempts"] == 1 for r in await rows())
 
 
-async def test_floodwait_sleeps_its_value_then_sends_once_holding_the_row(db: str) -> None:
+async def test_floodwait_puts_the_row_back_until_its_value_then_sends_it_once(db: str) -> None:
     clock = Clock(T0)
     await Outbox().add([Outgoing(CHANNEL, "digest", "📊 board")], T0)
     fake = FakeTelegram()
     fake.errors.append(FloodWait(value=7))
-    other = await sender(fake, "other", clock)
-    claimed_meanwhile: list[int] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        claimed_meanwhile.append(await other.drain())  # another sender must not take the row
-
-    slept: list[float] = []
-    first = await sender(fake, "first", clock, sleep=sleep)
-    assert await first.drain() == 1
-    assert slept == [7.0] and claimed_meanwhile == [0]
+    first, other = await sender(fake, "first", clock), await sender(fake, "other", clock)
+    assert await first.drain() == 0  # refused: nothing went out, and the sender did not sleep
+    [row] = await rows()
+    assert row["next_attempt_at"] == T0 + timedelta(seconds=7) and row["claimed_by"] is None and row["attempts"] == 0
+    assert first.last_error and "FloodWait" in first.last_error
+    clock.advance(6)
+    assert await other.drain() == 0  # no sender takes it before Telegram's time
+    clock.advance(1)
+    assert await other.drain() == 1
     assert [s.peer for s in fake.sent] == ["channel"]
     sends = [c for c in fake.calls if type(c).__name__ == "SendMessage"]
     assert len(sends) == 2  # refused once, then accepted
     [row] = await rows()
     assert row["sent_at"] is not None and row["attempts"] == 1
-    assert first.last_error and "FloodWait" in first.last_error
 
 
 async def test_network_errors_retry_later_and_keep_each_chats_order(db: str) -> None:
@@ -197,11 +195,10 @@ async def test_outbox_rows_exist_only_when_the_sync_committed(pg_url: str) -> No
     (its writes held in memory) has written none; the held sync's rows arrive with it."""
 
     class Breaks:
-        async def in_transaction(self, event: BoardsSynced, players: dict[str, Player]) -> None:
-            raise asyncpg.exceptions.SerializationError("injected")
+        """A step whose write fails the way a lost connection does (the edge: the database)."""
 
-        async def after_publish(self, event: BoardsSynced, players: dict[str, Player]) -> None:
-            return None
+        async def write(self, outcome: SyncOutcome) -> list[object]:
+            raise asyncpg.exceptions.SerializationError("injected")
 
     async with running_sim(players=40) as sim:
         settings = live_settings(pg_url, sim, **TEST_TELEGRAM, telegram_channel="@goatedlive_test")  # type: ignore[arg-type]
@@ -212,11 +209,11 @@ async def test_outbox_rows_exist_only_when_the_sync_committed(pg_url: str) -> No
             assert (await services.sync.run_once("test")).status == "ok"
             top = services.live.board(Period.ALL_TIME).rows
             sim.simulation.wager(top[3].uid, top[0].amount + 50)
-            services.sync.listeners.append(Breaks())
+            services.sync.steps.append(Breaks())
             result = await services.sync.run_once("test")
             assert result.status == "ok" and not result.stored
             assert await OutboxRow.count().run() == 0
-            services.sync.listeners.pop()
+            services.sync.steps.pop()
             sim.simulation.wager(top[5].uid, top[0].amount + 5000)
             result = await services.sync.run_once("test")
             assert result.stored

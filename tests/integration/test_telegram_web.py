@@ -107,7 +107,7 @@ async def test_sign_in_with_telegram_opens_a_session_and_shows_your_position(sql
                 all_time = next(p for p in me["positions"] if p["period"] == "all_time")
                 assert all_time["rank"] == 1 and all_time["amount"] >= 5000
 
-                assert (await http.post("/api/auth/logout")).status_code == 204
+                assert (await http.post("/api/auth/logout", json={})).status_code == 204
                 assert (await http.get("/api/me")).json()["signed_in"] is False
 
 

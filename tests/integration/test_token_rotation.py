@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import httpx
+from cryptography.fernet import Fernet
 
 from tests.conftest import live_settings, running_app, running_sim
 
@@ -20,6 +21,7 @@ async def test_a_token_put_on_a_follower_reaches_the_leader(pg_url: str, redis_u
             sim,
             goated_token="the-old-token-1",
             admin_token=ADMIN,
+            token_key=Fernet.generate_key().decode(),  # the same key on both replicas
             redis_url=redis_url,
             redis_prefix=f"goated-test:{uuid.uuid4().hex[:8]}",
         )

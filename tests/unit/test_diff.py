@@ -28,8 +28,8 @@ def grown(old: Board, **amounts: float) -> Board:
 FIVE = board(("a", 500), ("b", 400), ("c", 300), ("d", 200), ("x", 100))
 
 
-def check(old: Board, new: Board, **options: int) -> Delta:
-    delta = diff(old, new, **options)
+def check(old: Board, new: Board, **options: object) -> Delta:
+    delta = diff(old, new, **options)  # type: ignore[arg-type]
     assert apply(old, delta) == new
     return delta
 
@@ -130,8 +130,8 @@ ROLLED_OVER = board(("d", 3), ("q", 0.5))  # the first bets of the new day
 def test_a_rollover_is_one_reset_delta() -> None:
     old = board(*((f"p{i:03}", 10 + i) for i in range(300)))
     new = board(("p007", 3), ("p123", 0.5), ("zz", 1))
-    assert is_reset(old, new)
-    delta = check(old, new)
+    assert is_reset(old, new, rollover=True)
+    delta = check(old, new, rollover=True)
     assert delta == Delta(
         Period.TODAY,
         reset=True,
@@ -144,31 +144,55 @@ def test_a_rollover_is_one_reset_delta() -> None:
 
 
 def test_a_rollover_to_an_empty_board() -> None:
-    delta = check(FIVE, Board(Period.TODAY))
+    delta = check(FIVE, Board(Period.TODAY), rollover=True)
     assert delta == Delta(Period.TODAY, reset=True)
     assert not delta.empty
 
 
+def test_a_drop_without_a_boundary_is_never_a_reset() -> None:
+    """Whatever the data, no boundary between the snapshots means no reset: a correction."""
+    for new in (Board(Period.TODAY), ROLLED_OVER, grown(FIVE, a=0, b=0, c=0, d=0)):
+        assert not is_reset(FIVE, new, rollover=False)
+        delta = check(FIVE, new)
+        assert not delta.reset
+        assert set(delta.left) == {row.uid for row in FIVE.rows} - {row.uid for row in new.rows}
+
+
+def test_a_refund_on_a_board_of_two_is_a_move() -> None:
+    """The issue's case: 50 and 10 become 60 and 9 (a dollar refunded), late in a month."""
+    old = board(("a", 50), ("b", 10), period=Period.MONTHLY)
+    new = board(("a", 60), ("b", 9), period=Period.MONTHLY)
+    for rollover in (False, True):  # not even next to a boundary does a refund look like a reset
+        delta = check(old, new, rollover=rollover)
+        assert not delta.reset
+        assert delta.changes == (
+            Change(ChangeKind.WAGERED, "a", "A", 1, 60, 1, 50),
+            Change(ChangeKind.WAGERED, "b", "B", 2, 9, 2, 10),
+        )
+
+
 def test_a_single_inconsistent_decrease_is_not_a_reset() -> None:
     new = grown(FIVE, c=150)
-    assert not is_reset(FIVE, new)
-    delta = check(FIVE, new)
+    assert not is_reset(FIVE, new, rollover=True)
+    delta = check(FIVE, new, rollover=True)
     assert not delta.reset
     assert delta.changes == (Change(ChangeKind.MOVED, "c", "C", 4, 150, 3, 300),)
 
 
-def test_reset_threshold_is_half_of_the_old_board() -> None:
-    assert not is_reset(FIVE, grown(FIVE, a=0, b=0))
-    assert is_reset(FIVE, grown(FIVE, a=0, b=0, c=299))
+def test_reset_needs_half_the_rows_and_half_the_total_to_drop() -> None:
+    assert not is_reset(FIVE, grown(FIVE, a=0, b=0), rollover=True)  # 2 of 5 rows
+    assert is_reset(FIVE, grown(FIVE, a=0, b=0, c=299), rollover=True)  # 3 of 5, total 1500 -> 599
+    assert not is_reset(FIVE, grown(FIVE, b=399, c=299, d=199), rollover=True)  # 3 of 5, total 1497
     four = board(("a", 4), ("b", 3), ("c", 2), ("d", 1))
-    assert is_reset(four, grown(four, a=0, b=2.5))
-    assert not is_reset(four, grown(four, a=0))
+    assert is_reset(four, grown(four, a=0, b=0.5), rollover=True)  # 2 of 4, total 10 -> 3.5
+    assert not is_reset(four, grown(four, a=0, b=2.5), rollover=True)  # 2 of 4, total 10 -> 5.5
+    assert not is_reset(four, grown(four, a=0), rollover=True)  # 1 of 4
 
 
 def test_empty_boards() -> None:
     empty = Board(Period.TODAY)
     assert check(empty, empty) == Delta(Period.TODAY)
-    assert not is_reset(empty, FIVE) and not is_reset(empty, empty)
+    assert not is_reset(empty, FIVE, rollover=True) and not is_reset(empty, empty, rollover=True)
     delta = check(empty, FIVE)
     assert not delta.reset
     assert [(c.kind, c.rank) for c in delta.changes] == [
@@ -252,8 +276,9 @@ def test_apply_of_diff_rebuilds_the_new_board(
 @given(sync_pairs(), st.integers(1, 15), st.integers(0, 4))
 def test_changes_describe_the_new_board(pair: tuple[Board, Board], top: int, cap: int) -> None:
     old, new = pair
-    delta = diff(old, new, overtake_top=top, overtake_cap=cap)
-    assert delta.reset == is_reset(old, new)
+    delta = diff(old, new, rollover=True, overtake_top=top, overtake_cap=cap)
+    assert delta.reset == is_reset(old, new, rollover=True)
+    assert apply(old, delta) == new
     old_rows = {row.uid: row for row in old.rows}
     new_rows = {row.uid: row for row in new.rows}
     assert [c.rank for c in delta.changes] == sorted(c.rank for c in delta.changes)

@@ -127,3 +127,30 @@ def test_litestar_keeps_its_hands_off_the_root_logger(sqlite_url: str) -> None:
     create_app(Settings(database_url=sqlite_url))
     assert logging.getLogger().handlers == before
     assert not logging.getLogger("litestar").handlers
+
+
+FORGED = "1999-12-31 23:59:59,999 CRITICAL server.admin: FORGED"
+
+
+def test_values_from_a_request_cannot_forge_a_line(output: io.StringIO) -> None:
+    log = logging.getLogger("server.test")
+    path = f"/static/a\x00\n{FORGED}\r\u2028\x1b[2K\x85"
+    log.error("unhandled error on %s %s", "GET", path, extra={"path": path})
+    try:
+        raise ValueError(f"bad path {path}\n{FORGED}")
+    except ValueError:
+        log.exception("it broke on %s", path)
+    lines = output.getvalue().split("\n")[:-1]
+    first = lines[0]
+    assert "/static/a\\x00\\n1999-12-31 23:59:59,999 CRITICAL server.admin: FORGED\\r\\u2028\\x1b[2K\\x85" in first
+    assert 'path="/static/a\\u0000\\n1999' in first
+    # Our own traceback keeps its lines, each indented below its record.
+    assert lines[1].startswith("2") and "it broke on /static/a\\x00\\n1999" in lines[1]
+    trace = lines[2:]
+    assert trace[0] == "  Traceback (most recent call last):" and any(t.startswith("    File ") for t in trace)
+    assert all(t.startswith(logs.TRACE_INDENT) for t in trace)
+    # An exception's own text keeps its line breaks there, indented: never a record's start.
+    assert trace[-3] == "  ValueError: bad path /static/a\\x00"
+    assert trace[-2] == f"  {FORGED}\\r\\u2028\\x1b[2K\\x85" and trace[-1] == f"  {FORGED}"
+    assert not any(line.startswith("1999-12-31") for line in lines)
+    assert not any(c in output.getvalue() for c in "\x00\r\u2028\x1b\x85")

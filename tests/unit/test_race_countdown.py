@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from server.races.countdown import RESULT_LINGER, Transition, due, finalize_how, next_due_at, pick_current, seconds_left
+from server.races.countdown import (
+    RESULT_LINGER,
+    Transition,
+    due,
+    finalize_how,
+    next_due_at,
+    pick_current,
+    seconds_left,
+    wake_delay,
+)
 from server.races.model import Finalized, Race, RaceKind, RaceStatus
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -84,6 +93,24 @@ def test_next_wake_is_the_nearest_start_or_end() -> None:
     assert next_due_at(races, at(0)) == at(300)
     assert next_due_at(races, at(300)) == at(500)  # 2 is due now (handled), 1 ends next
     assert next_due_at(races[2:], at(0)) is None
+
+
+@pytest.mark.parametrize(
+    ("decided_at", "now", "delay"),
+    [
+        (at(0), at(0), 300.005),  # the start at 300, aimed 5 ms past it
+        (at(299.9999), at(299.9999), 0.0051),  # woke a little early: a few ms more
+        (at(299.9999), at(300.0001), 0.0049),  # ...and the clock passed 300 while deciding: still 300 next
+        (at(299.9999), at(300.01), 0.0),  # decided before 300, now well past: at once
+        (at(300), at(300.002), 200.003),  # 300 handled by that decision: the end at 500 is next
+        (at(600), at(600), 3600.0),  # nothing ahead: the recheck
+        (at(0), at(0.5), 299.505),
+    ],
+)
+def test_the_next_wake_up_counts_from_the_decision(decided_at: datetime, now: datetime, delay: float) -> None:
+    races = [race(1, RaceStatus.LIVE, start=-100, end=500), race(2, RaceStatus.UPCOMING, start=300, end=900)]
+    assert wake_delay(races, decided_at, now, recheck=3600.0) == pytest.approx(delay, abs=1e-6)
+    assert wake_delay(races, decided_at, now, recheck=30.0) == pytest.approx(min(delay, 30.0), abs=1e-6)  # at most the recheck
 
 
 def test_on_time_or_on_startup() -> None:

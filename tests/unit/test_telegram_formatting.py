@@ -43,6 +43,10 @@ def test_every_name_is_escaped() -> None:
     assert html.escape(HOSTILE) in text and "&lt;i&gt;x&lt;/i&gt;" in text
     assert name("a\nb") == "a b"  # a name never breaks its line
     assert len(name("x" * 500)) < 60
+    flag = "\U0001f1fa\U0001f1f8"
+    assert name(flag * 30) == flag * 47 + "…" or name(flag * 30) == flag * 30  # 30 flags fit in 48 graphemes
+    assert name("a" * 47 + flag * 3) == "a" * 47 + "…"  # cut before the flag, never through it
+    assert name("\u202eevil") == "evil" and name("\u200b") == "?" and name("") == "?"
 
 
 def test_digest_lists_entries_movers_and_passes_within_top_n() -> None:
@@ -106,6 +110,15 @@ def test_race_posts() -> None:
         "🥈 <b>Bob</b> — $99.00 wagered — wins $300.15"
     )
     assert "No one qualified" in race_ended(race(status=RaceStatus.ENDED), [])
+
+
+def test_amounts_read_as_on_the_web_pages() -> None:
+    # The upstream printed 2.675 and 0.125: the pages show $2.68 and $0.13, and so does the bot.
+    rows = [
+        Standing(position=1, prev_position=None, uid="a", name="Ann", amount=2.675, prize_cents=0, gap=None, qualified=True),
+        Standing(position=2, prev_position=None, uid="b", name="Bob", amount=0.125, prize_cents=0, gap=2.55, qualified=True),
+    ]
+    assert race_time_left(race(), "1 hour", rows).splitlines()[1:] == ["🥇 Ann — $2.68", "🥈 Bob — $0.13"]
 
 
 def test_alert_text() -> None:
