@@ -11,6 +11,11 @@ Litestar's channels plugin with its generated per-subscriber handlers (bench/fan
 
     .venv/bin/python -m bench.fanout_bench --clients 1000,5000,10000 --workers 4
 
+`--servers goated-2` adds `goated serve --workers 2` (a supervisor and two workers sharing the
+port with SO_REUSEPORT, Redis between them, so REDIS_URL must reach a Redis): its CPU and RSS
+are summed over the supervisor and every worker, and the viewers spread over the workers as
+the kernel hands them out.
+
 The load generator is a raw websocket client on uvloop: frames are parsed by hand and only
 the message type prefix and `synced_at` are read, so a delivery costs it a few microseconds.
 """
@@ -95,6 +100,34 @@ def rss_bytes(pid: int) -> int:
         return int(f.read().split()[1]) * PAGE
 
 
+def open_fds(pid: int) -> int:
+    """How many files the process has open (for a server: roughly the sockets it holds)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants (from /proc/<pid>/stat's ppid), parent first."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                ppid = int(f.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        tree.append(p)
+        todo += sorted(children.get(p, ()))
+    return tree
+
+
 class Server:
     """A subprocess with its output in a log file; stopped (TERM, then KILL) on exit."""
 
@@ -109,6 +142,13 @@ class Server:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def pids(self) -> list[int]:
+        """The server's processes: itself and, for `goated serve --workers N`, its workers."""
+        return process_tree(self.proc.pid)
+
+    def rss(self) -> int:
+        return sum(rss_bytes(p) for p in self.pids())
 
     def check(self) -> None:
         if self.proc.poll() is not None:
@@ -472,38 +512,49 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def run_server(name: str, server: Server, port: int, path: str, subscribe: bytes | None, args: argparse.Namespace, steps: list[int], capture: bool) -> tuple[list[Step], dict[str, Any]]:
-    """Idle baseline, then each step of viewers; returns the rows and captured messages."""
+def run_server(
+    name: str, server: Server, port: int, path: str, subscribe: bytes | None, args: argparse.Namespace, steps: list[int], capture: bool,
+    viewers: type[Workers] | None = None,
+) -> tuple[list[Step], dict[str, Any]]:
+    """Idle baseline, then each step of viewers (`viewers`: their load generator, websocket ones
+    by default; bench.sse_bench passes event-stream ones); returns the rows and captured messages."""
     interval = args.interval
     rows: list[Step] = []
     captured: dict[str, Any] = {}
-    workers = Workers(args.workers, port, path, subscribe, args.ping_every if subscribe else 0.0, capture)
+    workers = (viewers or Workers)(args.workers, port, path, subscribe, args.ping_every if subscribe else 0.0, capture)
     try:
         # Let the server settle, then what the broadcasts cost with nobody listening.
         time.sleep(2 * interval)
         server.check()
-        rss0 = rss_bytes(server.pid)
-        _, _, (idle_cpu,) = window([server.pid], interval, args.syncs)
-        idle_per_sync = idle_cpu / args.syncs
+        pids = server.pids()  # for `--workers N`: the supervisor and its workers, summed
+
+        def same_processes() -> None:
+            server.check()
+            if server.pids() != pids:
+                raise RuntimeError(f"{name}: its processes changed ({pids} -> {server.pids()}): a worker restarted?\n{server.tail()}")
+
+        rss0 = server.rss()
+        _, _, idle = window(pids, interval, args.syncs)
+        idle_per_sync = sum(idle) / args.syncs
         held = 0
         for target in steps:
             connected = workers.connect(target - held, args.concurrency)
             held += connected["opened"]
-            server.check()
+            same_processes()
             time.sleep(interval)
-            rss = rss_bytes(server.pid)
+            rss = server.rss()
             workers.collect()  # drop what arrived while connecting
-            start, end, cpu = window([server.pid, *workers.pids], interval, args.syncs)
+            start, end, cpu = window([*pids, *workers.pids], interval, args.syncs)
             time.sleep(min(interval / 2, 1.0))  # stragglers of the last broadcast
             replies = workers.collect()
-            server.check()
+            same_processes()
             stamps: dict[str, float] = {}
             for r in replies:
                 stamps.update(r["stamp"])
             keys = sorted(k for k, t in stamps.items() if start <= t < end)
             latencies = sorted(v for r in replies for k in keys for v in r["latency"].get(k, ()))
             delivered = len(latencies)
-            server_cpu, client_cpu = cpu[0], sum(cpu[1:])
+            server_cpu, client_cpu = sum(cpu[: len(pids)]), sum(cpu[len(pids) :])
             texts = {k: v for r in replies for k, v in r["texts"].items() if k in keys}
             sizes = sorted({k: v for r in replies for k, v in r["sizes"].items() if k in keys}.values())
             if capture and texts:
@@ -538,6 +589,9 @@ def run_server(name: str, server: Server, port: int, path: str, subscribe: bytes
                 )
             )
             print(f"  {name} {target:,}: {rows[-1]}", file=sys.stderr, flush=True)
+            if len(pids) > 1:
+                split = ", ".join(f"pid {p}: {c:.2f} s CPU, {open_fds(p):,} fds" for p, c in zip(pids, cpu, strict=False))
+                print(f"  {name} {target:,}, per process: {split}", file=sys.stderr, flush=True)
             if connected["failed"]:
                 print(f"  {name}: {connected['failed']} connections failed; stopping here", file=sys.stderr)
                 break
@@ -566,6 +620,16 @@ def postgres_database(admin_url: str) -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def wait_workers(server: Server, count: int, timeout: float = 60.0) -> None:
+    """Until the supervisor has `count` worker processes."""
+    deadline = time.monotonic() + timeout
+    while len(server.pids()) < count + 1:
+        server.check()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{server.name} did not start {count} workers within {timeout:.0f} s:\n{server.tail()}")
+        time.sleep(0.2)
+
+
 # `goated serve` with tune_gc() undone: how the server did before the GC thresholds were tuned.
 _DEFAULT_GC_SERVE = (
     "import sys, server.serve as s; s.tune_gc = lambda: None; "
@@ -588,7 +652,10 @@ def goated_env(db_url: str, sim_port: int, interval: float, viewers: int) -> dic
     }
 
 
-def bench_goated(args: argparse.Namespace, steps: list[int], *, default_gc: bool = False) -> tuple[list[Step], dict[str, Any]]:
+def bench_goated(
+    args: argparse.Namespace, steps: list[int], *, default_gc: bool = False, workers: int = 1, capture: bool = True
+) -> tuple[list[Step], dict[str, Any]]:
+    """`goated serve` (`workers` > 1: `goated serve --workers N` on Redis) against the simulated upstream."""
     sim_port, port = free_port(), free_port()
     sim = Server("upstream", [PY, "-m", "server", "simulate", "--port", str(sim_port), "--players", str(args.players), "--speed", str(args.speed), "--token", SIM_TOKEN])
     try:
@@ -596,13 +663,23 @@ def bench_goated(args: argparse.Namespace, steps: list[int], *, default_gc: bool
         with postgres_database(args.pg_url) as db_url:
             env = goated_env(db_url, sim_port, args.interval, steps[-1])
             launch = ["-c", _DEFAULT_GC_SERVE] if default_gc else ["-m", "server"]
-            server = Server("goated", [PY, *launch, "serve", "--port", str(port)], env)
+            more = []
+            if workers > 1:
+                # Each worker hears the leader's events through Redis (a prefix of this run's own).
+                env |= {"REDIS_URL": args.redis_url, "REDIS_PREFIX": f"goated-fanout:{uuid.uuid4().hex[:8]}"}
+                more = ["--workers", str(workers)]
+            server = Server("goated", [PY, *launch, "serve", "--port", str(port), *more], env)
             try:
                 wait_port(server, port)
-                wait_synced(server, port)
+                for _ in range(4 * workers if workers > 1 else 1):
+                    wait_synced(server, port)  # each request lands on a worker the kernel picks
+                if workers > 1:
+                    wait_workers(server, workers)
                 subscribe = json.dumps({"op": "subscribe", "channel": CHANNEL}).encode()
                 name = "goated serve, default GC" if default_gc else "goated serve"
-                return run_server(name, server, port, "/ws", subscribe, args, steps, capture=not default_gc)
+                if workers > 1:
+                    name += f" --workers {workers}"
+                return run_server(name, server, port, "/ws", subscribe, args, steps, capture=capture and not default_gc)
             finally:
                 server.stop()
     finally:
@@ -643,12 +720,12 @@ def synthetic_messages(players: int, speed: float) -> tuple[bytes, bytes]:
 
     start = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
     sim = Simulation(players=players, seed=1, start=start, speed=speed)
-    old = rank_all(decode(sim.payload()))
+    old = rank_all(decode(sim.payload()).players)
     live = LiveBoards()
     live.reset_to(old, seq=1, sync_id=1, synced_at=start)
     snapshot = live.snapshot_text(Period.MONTHLY, CHANNEL, None).encode()
     sim.advance(start + timedelta(seconds=2))
-    new = rank_all(decode(sim.payload()))
+    new = rank_all(decode(sim.payload()).players)
     deltas = []
     for p in Period:
         d = diff(old[p], new[p])
@@ -670,24 +747,30 @@ def table(rows: list[Step]) -> str:
     return "\n".join(lines)
 
 
+OURS = ("goated serve", "goated serve --workers 2")
+
+
 def ratios(rows: list[Step]) -> str:
-    ours = {r.clients: r for r in rows if r.server == "goated serve"}
-    lines = ["| viewers | vs | p99 ratio | CPU/msg ratio (net) | RSS/conn ratio |", "|---|---|---|---|---|"]
-    for r in rows:
-        mine = ours.get(r.clients)
-        if r.server == "goated serve" or mine is None or not (r.p99_ms and r.net_cpu_us and r.rss_kb):
-            continue
-        lines.append(
-            f"| {r.clients:,} | {r.server} | {mine.p99_ms / r.p99_ms:.2f}x | {mine.net_cpu_us / r.net_cpu_us:.2f}x | "
-            f"{mine.rss_kb / r.rss_kb:.2f}x |"
-        )
+    """`goated serve` (and `--workers 2`, when measured) against each baseline at the same step."""
+    lines = ["| viewers | server | vs | p99 ratio | CPU/msg ratio (net) | RSS/conn ratio |", "|---|---|---|---|---|---|"]
+    for name in OURS:
+        ours = {r.clients: r for r in rows if r.server == name}
+        for r in rows:
+            mine = ours.get(r.clients)
+            if r.server in OURS or mine is None or not (r.p99_ms and r.net_cpu_us and r.rss_kb):
+                continue
+            lines.append(
+                f"| {r.clients:,} | {name} | {r.server} | {mine.p99_ms / r.p99_ms:.2f}x | {mine.net_cpu_us / r.net_cpu_us:.2f}x | "
+                f"{mine.rss_kb / r.rss_kb:.2f}x |"
+            )
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", default="1000,5000,10000", help="viewer counts, added step by step")
-    parser.add_argument("--servers", default="goated,raw,litestar", help="which servers to measure, in order")
+    parser.add_argument("--servers", default="goated,raw,litestar",
+                        help="which servers to measure: goated, goated-2 (goated serve --workers 2, on Redis), raw, litestar")
     parser.add_argument("--workers", type=int, default=4, help="load-generator processes")
     parser.add_argument("--concurrency", type=int, default=50, help="connection attempts in flight per worker")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between syncs / broadcasts")
@@ -697,6 +780,7 @@ def main() -> int:
     parser.add_argument("--ping-every", type=float, default=55.0, help="app-level ping per viewer (the server drops sockets silent for 120 s)")
     parser.add_argument("--with-default-gc", action="store_true", help="also run goated serve without its GC tuning (adds ~2 min)")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), help="for goated-2's workers")
     args = parser.parse_args()
     steps = sorted(int(c) for c in args.clients.split(",") if c)
     limit = raise_fd_limit()
@@ -715,6 +799,13 @@ def main() -> int:
         if deltas:
             delta = deltas[len(deltas) // 2]  # the median-sized delta the viewers really got
         snapshot = captured.get("snapshot")
+    if "goated-2" in servers:
+        found, captured = bench_goated(args, steps, workers=2, capture=delta is None)
+        rows += found
+        deltas = sorted(captured.get("deltas", []), key=len)
+        if delta is None and deltas:
+            delta = deltas[len(deltas) // 2]
+        snapshot = snapshot or captured.get("snapshot")
     if delta is None or snapshot is None:
         delta, snapshot = synthetic_messages(args.players, args.speed)
     if args.with_default_gc:
