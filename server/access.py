@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -49,9 +49,24 @@ def client_address(connection: ASGIConnection[Any, Any, Any, Any], proxies: Sequ
     """The peer's address; behind a trusted proxy, the nearest untrusted hop of
     X-Forwarded-For (a client can prepend anything to that header, not append)."""
     peer = connection.client.host if connection.client else "unknown"
+    return _nearest_untrusted(peer, connection.headers.get("x-forwarded-for", ""), proxies)
+
+
+def scope_client_address(scope: Mapping[str, Any], proxies: Sequence[Network]) -> str:
+    """`client_address` for a bare ASGI scope (the `/ws` edge, server/realtime/socket.py);
+    repeated X-Forwarded-For headers count as one list, as HTTP defines."""
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
     if not proxies or not _trusted(peer, proxies):
         return peer
-    hops = [h.strip() for h in connection.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    forwarded = ",".join(value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"x-forwarded-for")
+    return _nearest_untrusted(peer, forwarded, proxies)
+
+
+def _nearest_untrusted(peer: str, forwarded_for: str, proxies: Sequence[Network]) -> str:
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
         if not _trusted(hop, proxies):
             return hop

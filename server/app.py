@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import ResponseHeader, State
 from litestar.openapi import OpenAPIConfig
+from litestar.types import Receive, Scope, Send
 
 from server.access import FailOpenStore, parse_networks, rate_limit_config, rate_limit_store
 from server.admin import AdminController, admin_status
@@ -22,7 +23,7 @@ from server.logs import DeferringLoggingConfig, protect
 from server.metrics import Metrics, metrics_endpoint
 from server.races.routes import AdminRaceController, RaceController
 from server.pages import PAGES, WEB
-from server.realtime.socket import ws_endpoint
+from server.realtime.socket import is_socket_scope, serve_socket
 from server.realtime.sse import NO_COMPRESSION, sse_endpoint
 from server.services import running_services, utc_now
 from server.settings import Settings
@@ -33,13 +34,24 @@ from server.upstream.routes import UpstreamAdminController
 log = logging.getLogger(__name__)
 
 
+class GoatedApp(Litestar):
+    """The Litestar app, with `/ws` served ahead of its router and middleware by the bare
+    ASGI endpoint `serve_socket` (server/realtime/socket.py says why)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_socket_scope(scope):
+            await serve_socket(scope, receive, send, self.state.socket_deps)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Callable[[], datetime] = utc_now,
     schedule: bool = True,
     demo_history: bool = True,
-) -> Litestar:
+) -> GoatedApp:
     protect(settings)
     metrics = Metrics(clock)
 
@@ -61,7 +73,7 @@ def create_app(
                 if isinstance(store, FailOpenStore):  # its Redis client is the lifespan's to close
                     await store.aclose()
 
-    return Litestar(
+    return GoatedApp(
         route_handlers=[
             *PAGES,
             health,
@@ -74,7 +86,6 @@ def create_app(
             UpstreamAdminController,
             AuthController,
             AdminLinkController,
-            ws_endpoint,
             sse_endpoint,
             create_static_router(WEB),
         ],

@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
-from litestar import WebSocket, websocket
-from litestar.datastructures import State
-from litestar.exceptions import WebSocketDisconnect
+from litestar.types import Receive, Scope, Send
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 from websockets.protocol import State as WsState
 
-from server.access import Network, client_address
+from server.access import Network, scope_client_address
 from server.errors import BadRequest
 from server.realtime.hub import (
     CLOSE_IDLE,
@@ -80,26 +79,38 @@ def _error(code: str, message: str, channel: str | None = None) -> str:
     return encoder.encode(ErrorMsg(code=code, message=message, channel=None if channel is None else echo(channel))).decode()
 
 
-@websocket("/ws")
-async def ws_endpoint(socket: WebSocket, state: State) -> None:
-    deps: SocketDeps = state.socket_deps
-    address = client_address(socket, deps.proxies)
-    await socket.accept()
+def is_socket_scope(scope: Mapping[str, Any]) -> bool:
+    """Whether an ASGI scope is a `/ws` connection (the app hands those to `serve_socket`)."""
+    return scope["type"] == "websocket" and scope["path"] in ("/ws", "/ws/")
+
+
+async def serve_socket(scope: Scope, receive: Receive, send: Send, deps: SocketDeps) -> None:
+    """The `/ws` endpoint (docs/protocol.md) as a bare ASGI app, ahead of Litestar's router
+    and middleware (server/app.py, GoatedApp): a viewer holds a socket for hours, and what a
+    framework keeps per connection (its WebSocket, the middleware's and the handler's frames)
+    was ~5 KB of the ~27 KB an idle viewer cost (docs/performance.md). The HTTP middleware
+    (metrics of requests, the rate limit) never applied to sockets; the per-address limit is
+    here."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    address = scope_client_address(scope, deps.proxies)
+    await send({"type": "websocket.accept"})
     if deps.per_address[address] >= deps.limits.max_per_address:
         deps.refused += 1
-        await socket.close(code=CLOSE_POLICY, reason=f"too many connections from your address (max {deps.limits.max_per_address})")
+        reason = f"too many connections from your address (max {deps.limits.max_per_address})"
+        await send({"type": "websocket.close", "code": CLOSE_POLICY, "reason": reason})
         return
     deps.per_address[address] += 1
 
-    async def send(text: str) -> None:
-        # Straight to the ASGI send: this runs once per viewer per broadcast.
-        await socket.send({"type": "websocket.send", "bytes": None, "text": text})
+    async def send_text(text: str) -> None:
+        # Straight to the ASGI send: the way a message goes when it cannot be written at once.
+        await send({"type": "websocket.send", "text": text})
 
     async def close(code: int, reason: str) -> None:
-        await socket.close(code=code, reason=reason)
+        await send({"type": "websocket.close", "code": code, "reason": reason})
 
     # The server's protocol may offer to write prepared frames (GoatedWebSocketProtocol).
-    write_prepared = socket.scope.get("extensions", {}).get(PREPARED_EXTENSION)
+    write_prepared = scope.get("extensions", {}).get(PREPARED_EXTENSION)
     write_now = None
     if write_prepared is not None:
         frame = _frames.frame
@@ -109,13 +120,11 @@ async def ws_endpoint(socket: WebSocket, state: State) -> None:
 
     limits = deps.limits
     conn = Connection(
-        send, close, max_backlog=limits.send_backlog, max_bytes=limits.max_queued_bytes, peer=address, write_now=write_now
+        send_text, close, max_backlog=limits.send_backlog, max_bytes=limits.max_queued_bytes, peer=address, write_now=write_now
     )
     deps.hub.attach(conn)
     try:
-        await _read_loop(socket, conn, deps)
-    except WebSocketDisconnect:
-        pass
+        await _read_loop(receive, conn, deps)
     finally:
         deps.per_address[address] -= 1
         if deps.per_address[address] <= 0:
@@ -124,12 +133,12 @@ async def ws_endpoint(socket: WebSocket, state: State) -> None:
         await conn.finish(grace=1.0)
 
 
-async def _read_loop(socket: WebSocket, conn: Connection, deps: SocketDeps) -> None:
+async def _read_loop(receive: Receive, conn: Connection, deps: SocketDeps) -> None:
     limits = deps.limits
     while not conn.closed:
         try:
             async with asyncio.timeout(limits.idle_timeout):
-                message = await socket.receive()
+                message = await receive()
         except TimeoutError:
             conn.shut(CLOSE_IDLE, "idle: send a ping at least every minute")
             return
