@@ -60,7 +60,9 @@ class Connection:
         # Writes a text at once when the transport can take it (True), without a task; the
         # websocket edge passes one that writes a prepared frame (server/realtime/frames.py).
         self._write_now = write_now
-        self._queue: deque[tuple[str, int]] = deque()
+        # Made when a message must wait, dropped when the backlog is written: most viewers
+        # take every message at once and never need one (an empty deque is ~600 bytes).
+        self._queue: deque[tuple[str, int]] | None = None
         self._drainer: asyncio.Task[None] | None = None
         self._max_backlog = max_backlog
         self._max_bytes = max_bytes
@@ -83,6 +85,8 @@ class Connection:
         if self._queue and (len(self._queue) >= self._max_backlog or self.queued_bytes + size > self._max_bytes):
             self.shut(CLOSE_SLOW_CONSUMER, "too slow: messages were piling up")
             return False
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append((text, size))
         self.queued_bytes += size
         if self._drainer is None:
@@ -95,7 +99,7 @@ class Connection:
             return
         self.closed = True
         self.close_code, self.close_reason = code, reason
-        self._queue.clear()
+        self._queue = None
         self.queued_bytes = 0
         if self._drainer is None:
             self._start_drain()
@@ -113,12 +117,13 @@ class Connection:
                 text, size = self._queue.popleft()
                 self.queued_bytes -= size
                 await self._send(text)
+            self._queue = None  # written out: the next message goes at once again
             if self.closed:
                 await self._close(self.close_code, self.close_reason)
         except (WebSocketDisconnect, OSError, RuntimeError):
             # The peer is gone: nothing more can reach it; its handler cleans up.
             self.closed = True
-            self._queue.clear()
+            self._queue = None
             self.queued_bytes = 0
         finally:
             self._drainer = None

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from litestar.types import Receive, Scope, Send
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 from websockets.protocol import State as WsState
@@ -94,6 +95,8 @@ async def serve_socket(scope: Scope, receive: Receive, send: Send, deps: SocketD
     if (await receive())["type"] != "websocket.connect":
         return
     address = scope_client_address(scope, deps.proxies)
+    # Read once, here: the server would keep them in the scope for the connection's life.
+    scope["headers"] = []
     await send({"type": "websocket.accept"})
     if deps.per_address[address] >= deps.limits.max_per_address:
         deps.refused += 1
@@ -220,11 +223,19 @@ class GoatedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._direct: asyncio.Transport = self.transport  # the prepared-frame path writes here, without the wrapper's lookups
         self.transport = _AbortingTransport(self.transport, self.loop)  # type: ignore[assignment]
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         self.scope["extensions"][PREPARED_EXTENSION] = self.write_prepared  # type: ignore[index]
+
+    async def send(self, message: ASGISendEvent) -> None:  # type: ignore[override]
+        await super().send(message)
+        if self.handshake_complete and self.response is not None:
+            # uvicorn keeps the handshake's request and response (their headers) for the
+            # connection's life, ~2 KB an idle viewer, and never reads them again.
+            self.request = self.response = None  # type: ignore[assignment]
 
     def write_prepared(self, frame: bytes) -> bool:
         """Write an already framed message now, if the connection is open, takes data without
@@ -237,9 +248,9 @@ class GoatedWebSocketProtocol(WebSocketsSansIOProtocol):
             and self.writable.is_set()
             and self.conn.state is WsState.OPEN
             and not self.conn.extensions
-            and not self.transport.is_closing()
+            and not self._direct.is_closing()
         ):
-            self.transport.write(frame)
+            self._direct.write(frame)
             return True
         return False
 

@@ -1,11 +1,12 @@
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar.connection import ASGIConnection
 
-from server.access import client_address, parse_networks
+from server.access import Network, client_address, parse_networks, scope_client_address
 from server.errors import BadRequest
 from server.upstream.token import TokenKeeper, jwt_expiry
 
@@ -20,19 +21,39 @@ def jwt(exp: float | None, **claims: object) -> str:
     return f"{part({'alg': 'HS256'})}.{part(body)}.c2lnbmF0dXJl"
 
 
-def request(peer: str, forwarded: str | None = None) -> ASGIConnection:
+def scope(peer: str, forwarded: str | None = None) -> dict[str, object]:
     headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
-    return ASGIConnection({"type": "http", "client": (peer, 1234), "headers": headers})  # type: ignore[arg-type]
+    return {"type": "http", "client": (peer, 1234), "headers": headers}
 
 
-def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() -> None:
-    assert client_address(request("203.0.113.9", "1.2.3.4"), ()) == "203.0.113.9"
+def by_request(peer: str, forwarded: str | None, proxies: tuple[Network, ...]) -> str:
+    return client_address(ASGIConnection(scope(peer, forwarded)), proxies)  # type: ignore[arg-type]
+
+
+def by_scope(peer: str, forwarded: str | None, proxies: tuple[Network, ...]) -> str:
+    return scope_client_address(scope(peer, forwarded), proxies)
+
+
+# HTTP requests (through Litestar) and /ws connections (a bare ASGI scope) read the same way.
+@pytest.mark.parametrize("address", [by_request, by_scope])
+def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(address: Callable[..., str]) -> None:
+    assert address("203.0.113.9", "1.2.3.4", ()) == "203.0.113.9"
     proxies = parse_networks("10.0.0.0/8, 127.0.0.1")
-    assert client_address(request("203.0.113.9", "1.2.3.4"), proxies) == "203.0.113.9"
+    assert address("203.0.113.9", "1.2.3.4", proxies) == "203.0.113.9"
     # Behind the proxy: the nearest untrusted hop, not whatever the client prepended.
-    assert client_address(request("10.1.2.3", "6.6.6.6, 198.51.100.7"), proxies) == "198.51.100.7"
-    assert client_address(request("10.1.2.3", "198.51.100.7, 10.9.9.9"), proxies) == "198.51.100.7"
-    assert client_address(request("127.0.0.1"), proxies) == "127.0.0.1"
+    assert address("10.1.2.3", "6.6.6.6, 198.51.100.7", proxies) == "198.51.100.7"
+    assert address("10.1.2.3", "198.51.100.7, 10.9.9.9", proxies) == "198.51.100.7"
+    assert address("127.0.0.1", None, proxies) == "127.0.0.1"
+    assert address("10.1.2.3", "10.9.9.9", proxies) == "10.9.9.9"  # every hop trusted: the farthest
+
+
+def test_repeated_forwarded_for_headers_are_one_list_on_a_socket() -> None:
+    proxies = parse_networks("10.0.0.0/8")
+    two = {"type": "websocket", "client": ("10.1.2.3", 1), "headers": [
+        (b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"198.51.100.7, 10.9.9.9"),
+    ]}
+    assert scope_client_address(two, proxies) == "198.51.100.7"
+    assert scope_client_address({"type": "websocket", "client": None, "headers": []}, proxies) == "unknown"
 
 
 def test_bad_proxy_list_names_the_entry() -> None:
