@@ -109,7 +109,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return 2
     settings = _settings()
     _logging(settings)
-    where = _mask_url(settings.database_url).removeprefix("sqlite:///")
+    # The full path: `./dev` runs from the checkout, so a relative one would name the wrong folder.
+    where = str(settings.sqlite_path.resolve()) if not settings.is_postgres else _mask_url(settings.database_url)
     if settings.demo:
         print(
             f"goated sync: demo mode (no GOATED_TOKEN): syncing {settings.sim_players} simulated players from the "

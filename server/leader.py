@@ -2,15 +2,19 @@
 
 PostgreSQL deployments hold a session advisory lock (released the moment the leader's
 connection dies); single-machine deployments with Redis hold a key with a TTL that the
-leader renews; a lone process with neither is always the leader."""
+leader renews; on SQLite without Redis, the processes sharing the database file (the server
+and a `goated sync --once` beside it) hold an exclusive lock on a file next to it."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import random
 import zlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol
 
 import asyncpg
@@ -46,6 +50,44 @@ class SoloElector:
 
     async def release(self) -> None:
         return None
+
+
+class FileLockElector:
+    """Processes sharing one SQLite file: an exclusive `flock` on `<database>.leader`. The
+    kernel frees it when its holder exits, however it exits; a lock is per open file, so
+    two apps in one process on the same file are two contenders too."""
+
+    name = "file lock"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    async def try_acquire(self) -> bool | None:
+        if self._fd is not None:
+            return True
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return UNKNOWN  # the folder is not writable or gone: the database is no better off
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError:
+            os.close(fd)
+            return UNKNOWN
+        self._fd = fd
+        return True
+
+    async def still_held(self) -> bool:
+        return self._fd is not None
+
+    async def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the last descriptor of the open file frees the lock
+            self._fd = None
 
 
 class FollowerElector:

@@ -23,7 +23,7 @@ from server.demo_history import prepare_demo_world
 from server.schema import migrate
 from server.health import build_report
 from server.status import HealthReport, Part
-from server.leader import Elector, FollowerElector, Leadership, PostgresElector, RedisElector, SoloElector
+from server.leader import Elector, FileLockElector, FollowerElector, Leadership, PostgresElector, RedisElector
 from server.leaderboard.live import LiveBoards
 from server.leaderboard.routes import PageCache
 from server.leaderboard.store import BoardStore
@@ -306,7 +306,7 @@ def _elector(settings: Settings, redis: Redis | None) -> Elector:
         return PostgresElector(settings.database_url, settings.channel_prefix)
     if redis is not None:
         return RedisElector(redis, f"{settings.channel_prefix}:leader")
-    return SoloElector()
+    return FileLockElector(settings.sqlite_path.with_name(settings.sqlite_path.name + ".leader"))
 
 
 def _board_is_stale(live: LiveBoards, settings: Settings, clock: Callable[[], datetime]) -> bool:

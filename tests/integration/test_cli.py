@@ -6,9 +6,11 @@ import asyncio
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -125,6 +127,27 @@ def test_sync_once_in_the_demo_says_the_data_is_simulated(tmp_path) -> None:  # 
     assert first.startswith("goated sync: demo mode (no GOATED_TOKEN): syncing 40 simulated players from the built-in simulator")
     assert str(tmp_path / "demo.sqlite") in first
     assert re.fullmatch(r"sync 1: ok, 40 players, \d+ changes, version 1 \(simulated data\)", last), last
+
+
+async def test_sync_once_beside_a_running_server_on_sqlite_exits_3(tmp_path: Path) -> None:
+    """The server holds the SQLite file's leader lock: a second syncer would write a second
+    history beside it (two syncs with one board version). Once the server stops, it may."""
+    from tests.demo_serve import demo_env
+
+    async with running_demo(tmp_path) as demo, httpx.AsyncClient(base_url=demo.base, timeout=10) as http:
+        sync = (await http.get("/health")).json()["parts"]["sync"]["info"]
+        assert sync["leader"] is True and sync["election"] == "file lock"
+        result = await asyncio.to_thread(goated, "sync", "--once", env=demo_env(tmp_path))
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "a running server is the sync leader" in result.stderr
+        assert (await http.get("/health")).json()["parts"]["sync"]["info"]["leader"] is True
+    with sqlite3.connect(tmp_path / "demo.sqlite") as db:
+        triggers = {row[0] for row in db.execute("SELECT trigger FROM sync_runs")}
+        versions = [row[0] for row in db.execute("SELECT seq FROM sync_runs WHERE status = 'ok'")]
+    assert "cli" not in triggers and len(versions) == len(set(versions))  # nothing synced beside it
+    after = await asyncio.to_thread(goated, "sync", "--once", env=demo_env(tmp_path))
+    assert after.returncode == 0, after.stderr
+    assert re.search(r"sync \d+: ok, 40 players", after.stdout), after.stdout
 
 
 async def test_the_demo_prints_a_generated_admin_token_that_opens_the_admin_api(tmp_path) -> None:  # noqa: ANN001
