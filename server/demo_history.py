@@ -40,6 +40,8 @@ DEMO_PACE = timedelta(minutes=(CUSTOM_KEPT + 1) * DEMO_SPRINT_MINUTES)  # covers
 FINAL_LOOK = timedelta(seconds=1)  # the last snapshot of a race, just before its end
 BATCH_RUNS = 100  # snapshots written together
 TRIGGER = "demo_history"  # the sync runs' trigger, and the key that marks the history written
+WORLD_START = "demo_world_start"  # app_state key: the instant the demo's world was first served
+WORLD_KEPT = timedelta(days=7)  # an older world starts over (its roster grows with every day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,20 +81,43 @@ async def prepare_demo_world(
     """The demo's world at its start (SIM_START, else the app's clock), and, with `history`
     on an empty database, its past written as snapshots and finished races."""
     now = clock()
-    start = settings.sim_start or now
-    world = demo_world(settings, start)
+    # SIM_START pins the world (the tests' data must not depend on the hour); otherwise the
+    # world is the one first served from this database, carried on to now: a restart must not
+    # send amounts back or leave a sprint under way below its players' baselines.
+    anchor = settings.sim_start or await world_start(now)
+    world = demo_world(settings, anchor)
     written = None
     try:
         if history and settings.demo_backfill_days:
-            written = await backfill(world, start, now, settings.demo_backfill_days, store, races, series, settings.name_mask)
+            written = await backfill(world, anchor, now, settings.demo_backfill_days, store, races, series, settings.name_mask)
     finally:
-        world.advance(start)  # where the served world begins, whatever was written
+        world.advance(settings.sim_start or now)  # where the served world begins, whatever was written
     if written is not None:
         log.info(
             "demo: backfilled %d days of simulated history (%d snapshots) and %d finished races in %.1f s",
             written.days, written.snapshots, written.races, written.seconds,
         )
     return world, written
+
+
+async def world_start(now: datetime) -> datetime:
+    """When the demo's world was first served from this database (kept in `app_state`; `now`
+    on the first start, and again once the kept one is older than WORLD_KEPT or unreadable)."""
+    await AppState.insert(AppState(key=WORLD_START, value=now.isoformat(), updated_at=now)).on_conflict(
+        target=AppState.key, action="DO NOTHING"
+    ).run()
+    row = await AppState.select(AppState.value).where(AppState.key == WORLD_START).first().run()
+    try:
+        kept = datetime.fromisoformat(row["value"]) if row is not None else None
+    except ValueError:
+        kept = None
+    if kept is not None and kept.tzinfo is not None and timedelta(0) <= now - kept <= WORLD_KEPT:
+        if kept != now:
+            log.info("demo: carrying on the simulated world first served at %s", kept.isoformat())
+        return kept
+    log.info("demo: the simulated world starts over at %s (the kept one was %s)", now.isoformat(), row and row["value"])
+    await AppState.update({AppState.value: now.isoformat(), AppState.updated_at: now}).where(AppState.key == WORLD_START).run()
+    return now
 
 
 async def backfill(

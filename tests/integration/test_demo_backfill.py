@@ -15,7 +15,7 @@ import pytest
 
 from server.app import create_app
 from server.db.tables import AppState, HistoryPoint, SyncRun
-from server.demo_history import TRIGGER, finished_races, running_sprints
+from server.demo_history import TRIGGER, WORLD_START, demo_world, finished_races, running_sprints
 from server.leaderboard.periods import day_window, month_window, rolled_over, week_window
 from server.leaderboard.board import Period
 from server.races.calendar import auto_series
@@ -306,3 +306,31 @@ def test_a_rewound_world_replayed_step_by_step_is_the_world_built_at_once() -> N
         assert one.uid == other.uid and one.name == other.name
         for field in ("today", "this_week", "this_month", "all_time"):
             assert getattr(other.wagered, field) == pytest.approx(getattr(one.wagered, field), rel=CLOSE, abs=CLOSE)
+
+
+async def test_a_restart_carries_the_same_world_on(tmp_path: Path) -> None:
+    """Stopped and started again ten minutes later, the demo serves the world it served, ten
+    minutes on: no amount goes back (a sprint under way would find its players below their
+    baselines), and the world is the one first served, carried on (not a new one from now)."""
+    settings = demo_settings(f"sqlite:///{tmp_path / 'demo.sqlite'}")
+    t0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    clock = Clock(t0)
+    async with demo_app(settings, clock) as (_, services):
+        await services.sync.run_once("test")
+        before = {period: {row.uid: row.amount for row in services.live.board(period).rows} for period in (Period.MONTHLY, Period.ALL_TIME)}
+    assert await AppState.select(AppState.value).where(AppState.key == WORLD_START).first().run() == {"value": t0.isoformat()}
+    clock.set(t0 + timedelta(minutes=10))
+    async with demo_app(settings, clock) as (_, services):
+        await services.sync.run_once("test")
+        after = {period: {row.uid: row.amount for row in services.live.board(period).rows} for period in (Period.MONTHLY, Period.ALL_TIME)}
+    for period, amounts in before.items():
+        assert amounts, period
+        went_back = {uid: (amount, after[period].get(uid)) for uid, amount in amounts.items() if after[period].get(uid, 0.0) < amount - CLOSE}
+        assert went_back == {}, (period, went_back)
+    # The world served after the restart is the first one carried on to t0 + 10 min.
+    carried = demo_world(settings, t0)
+    carried.advance(t0 + timedelta(minutes=10))
+    expected = {p.uid: p.all_time for p in decode(carried.payload()).players if p.all_time > 0}
+    served = after[Period.ALL_TIME]
+    assert len(served) >= len(expected) * 0.99
+    assert sum(1 for uid, amount in expected.items() if served.get(uid, 0.0) + CLOSE < amount) == 0
