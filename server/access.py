@@ -53,7 +53,7 @@ def client_address(connection: ASGIConnection[Any, Any, Any, Any], proxies: Sequ
 
 
 def scope_client_address(scope: Mapping[str, Any], proxies: Sequence[Network]) -> str:
-    """`client_address` for a bare ASGI scope (the `/ws` edge, server/realtime/socket.py);
+    """`client_address` for a bare ASGI scope (the `/ws` endpoint, server/realtime/socket.py);
     repeated X-Forwarded-For headers count as one list, as HTTP defines."""
     client = scope.get("client")
     peer = client[0] if client else "unknown"

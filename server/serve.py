@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import uvicorn
 from litestar import Litestar
 
-from server.realtime.socket import GoatedWebSocketProtocol
+from server.realtime.edge import GoatedWebSocketProtocol
 from server.realtime.hub import CLOSE_GOING_AWAY
 from server.realtime.sse import GoatedHttpProtocol
 from server.settings import Settings

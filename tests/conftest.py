@@ -132,7 +132,7 @@ from contextlib import asynccontextmanager  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 
 from server.app import create_app  # noqa: E402
-from server.realtime.socket import GoatedWebSocketProtocol  # noqa: E402
+from server.realtime.edge import GoatedWebSocketProtocol  # noqa: E402
 from server.realtime.sse import GoatedHttpProtocol  # noqa: E402
 from server.services import Services  # noqa: E402
 from server.settings import Settings  # noqa: E402

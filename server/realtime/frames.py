@@ -16,7 +16,7 @@ from websockets.frames import Frame, Opcode
 T = TypeVar("T")
 
 # The ASGI scope extension under which the server's websocket protocol offers to write a
-# prepared frame straight to the connection (server/realtime/socket.py).
+# prepared frame straight to the connection (server/realtime/edge.py).
 PREPARED_EXTENSION = "goated.prepared_frames"
 
 

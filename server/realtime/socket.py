@@ -12,10 +12,6 @@ from typing import Any
 
 import msgspec
 from litestar.types import Receive, Scope, Send
-from uvicorn._types import ASGISendEvent
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.http11 import Request
-from websockets.protocol import State as WsState
 
 from server.access import Network, scope_client_address
 from server.errors import BadRequest
@@ -42,8 +38,6 @@ from server.realtime.presence import Presence
 from server.realtime.sources import ChannelRouter, Source, echo, snap_limit
 
 log = logging.getLogger(__name__)
-
-ABORT_AFTER = 5.0  # seconds a closed connection may take to flush its last bytes before it is cut
 
 _frames = FrameCache()  # one per process: a broadcast's text is framed once for all its viewers
 
@@ -112,7 +106,7 @@ async def serve_socket(scope: Scope, receive: Receive, send: Send, deps: SocketD
     async def close(code: int, reason: str) -> None:
         await send({"type": "websocket.close", "code": code, "reason": reason})
 
-    # The server's protocol may offer to write prepared frames (GoatedWebSocketProtocol).
+    # The server's protocol may offer to write prepared frames (server/realtime/edge.py).
     write_prepared = scope.get("extensions", {}).get(PREPARED_EXTENSION)
     write_now = None
     if write_prepared is not None:
@@ -205,83 +199,3 @@ def follow(conn: Connection, source: Source, channel: str, since: int | None, li
         conn.push(source.snapshot(channel, limit))
     if deps.presence is not None:
         conn.push(deps.presence.text(channel))  # the count now, not at the next presence tick
-
-
-# ---- the server's side of the TCP connection (uvicorn) ------------------------------------
-
-
-class GoatedWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websocket protocol (`ws=` in its config), except that a connection it closes
-    is gone within ABORT_AFTER seconds even when the peer has stopped reading.
-
-    asyncio's `transport.close()` waits until the write buffer has drained, and against a
-    peer that never reads it never does: the TCP connection, and the frames buffered for
-    it, would outlive the app's handler (whose per-address count is already given back),
-    the protocol's ping timeout would not drop it, and an address could pile up such
-    connections one batch after another.
-    """
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._direct: asyncio.Transport = self.transport  # the prepared-frame path writes here, without the wrapper's lookups
-        self.transport = _AbortingTransport(self.transport, self.loop)  # type: ignore[assignment]
-
-    def handle_connect(self, event: Request) -> None:
-        super().handle_connect(event)
-        self.scope["extensions"][PREPARED_EXTENSION] = self.write_prepared  # type: ignore[index]
-
-    async def send(self, message: ASGISendEvent) -> None:  # type: ignore[override]
-        await super().send(message)
-        if self.handshake_complete and self.response is not None:
-            # uvicorn keeps the handshake's request and response (their headers) for the
-            # connection's life, ~2 KB an idle viewer, and never reads them again.
-            self.request = self.response = None  # type: ignore[assignment]
-
-    def write_prepared(self, frame: bytes) -> bool:
-        """Write an already framed message now, if the connection is open, takes data without
-        waiting and negotiated no extension (a compressed connection frames its own). False:
-        the caller sends it the ASGI way, which waits for the transport."""
-        if (
-            self.handshake_complete
-            and not self.close_sent
-            and self.initial_response is None
-            and self.writable.is_set()
-            and self.conn.state is WsState.OPEN
-            and not self.conn.extensions
-            and not self._direct.is_closing()
-        ):
-            self._direct.write(frame)
-            return True
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport.disarm()  # type: ignore[attr-defined]
-        super().connection_lost(exc)
-
-
-class _AbortingTransport:
-    """A transport whose `close()` becomes `abort()` when the peer has not taken the
-    buffered bytes within ABORT_AFTER seconds."""
-
-    __slots__ = ("_transport", "_loop", "_timer", "_lost")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._timer: asyncio.TimerHandle | None = None
-        self._lost = False
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._transport, name)
-
-    def close(self) -> None:
-        self._transport.close()
-        if self._timer is None and not self._lost:
-            self._timer = self._loop.call_later(ABORT_AFTER, self._transport.abort)
-
-    def disarm(self) -> None:
-        """The connection is gone: nothing left to abort."""
-        self._lost = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None

@@ -21,7 +21,7 @@ from piccolo.apps.migrations.commands.forwards import run_forwards
 
 from server.app import create_app
 from server.db.engine import close_pool, make_engine, open_pool
-from server.realtime.socket import GoatedWebSocketProtocol
+from server.realtime.edge import GoatedWebSocketProtocol
 from server.schema import APP_CONFIG, bind_engine, migrate
 from server.services import Services
 from server.settings import Settings

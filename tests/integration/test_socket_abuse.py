@@ -25,8 +25,8 @@ import websockets
 
 from server.app import create_app
 from server.leaderboard.board import Period
-from server.realtime import socket as ws_socket
-from server.realtime.socket import GoatedWebSocketProtocol
+from server.realtime import edge as ws_edge
+from server.realtime.edge import GoatedWebSocketProtocol
 from server.realtime.sources import snap_limit
 from tests.conftest import SIM_TOKEN, free_port, live_settings, running_app, running_sim
 from tests.integration.test_live_core import recv_json, recv_type, ws_url
@@ -205,7 +205,7 @@ async def test_a_socket_that_never_answers_pings_is_dropped(sqlite_url: str, mon
     """docs/protocol.md: protocol pings every 20 s, no answer within 20 s: dropped. Here
     0.5 s and 0.5 s; the peer reads nothing, so the close frame cannot leave either, and the
     TCP connection is aborted ABORT_AFTER later."""
-    monkeypatch.setattr(ws_socket, "ABORT_AFTER", 0.5)
+    monkeypatch.setattr(ws_edge, "ABORT_AFTER", 0.5)
     async with running_sim(players=3000, speed=0) as sim:
         app = create_app(live_settings(sqlite_url, sim), schedule=False)
         async with served(app, ws_ping_interval=0.5, ws_ping_timeout=0.5) as (port, server):
@@ -223,7 +223,7 @@ async def test_a_socket_that_never_answers_pings_is_dropped(sqlite_url: str, mon
 async def test_an_idle_socket_that_never_reads_is_closed_and_gone(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """No frame for WS_IDLE (120 s; here 1 s): 4000, and the connection is gone although its
     close frame could not be delivered."""
-    monkeypatch.setattr(ws_socket, "ABORT_AFTER", 0.5)
+    monkeypatch.setattr(ws_edge, "ABORT_AFTER", 0.5)
     async with running_sim(players=3000, speed=0) as sim:
         app = create_app(live_settings(sqlite_url, sim, ws_idle_timeout=1.0), schedule=False)
         async with served(app, ws_ping_interval=None) as (port, server):
@@ -242,7 +242,7 @@ async def test_a_slow_consumer_cut_off_does_not_linger(sqlite_url: str, monkeypa
     """Cut with 4008 (over its byte budget): the TCP connection and the frames buffered for it
     are gone ABORT_AFTER later, so an address cannot pile up half-dead connections by
     opening a new batch each time the last one is cut."""
-    monkeypatch.setattr(ws_socket, "ABORT_AFTER", 0.5)
+    monkeypatch.setattr(ws_edge, "ABORT_AFTER", 0.5)
     async with running_sim(players=3000, speed=0) as sim:
         app = create_app(live_settings(sqlite_url, sim), schedule=False)
         async with served(app, ws_ping_interval=None) as (port, server):
