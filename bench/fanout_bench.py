@@ -18,6 +18,12 @@ the kernel hands them out.
 
 The load generator is a raw websocket client on uvloop: frames are parsed by hand and only
 the message type prefix and `synced_at` are read, so a delivery costs it a few microseconds.
+`--loadgen node` uses Node.js processes holding `ws` clients instead (bench/node/loadgen.mjs,
+driven by bench/node_loadgen.py; `npm ci --prefix bench/node` runs once if its packages are
+missing): the kind of client "delivery spread p99" figures are often measured with.
+
+Besides latency percentiles, "spread p99" is each delivery's latency less the earliest delivery
+of the same broadcast, at the 99th percentile: how long the fan-out of one broadcast takes.
 """
 
 from __future__ import annotations
@@ -407,6 +413,11 @@ async def _worker(pipe: Pipe, load: Load) -> None:
             pipe.send("stopped")
 
 
+def shares(count: int, parts: int) -> list[int]:
+    """`count` connections split over `parts` load generators, as evenly as can be."""
+    return [count // parts + (i < count % parts) for i in range(parts)]
+
+
 class Workers:
     """The load-generator processes, driven through pipes."""
 
@@ -441,8 +452,7 @@ class Workers:
         return replies
 
     def connect(self, count: int, concurrency: int) -> dict[str, Any]:
-        shares = [count // len(self.pipes) + (i < count % len(self.pipes)) for i in range(len(self.pipes))]
-        replies = self.ask("connect", [(s, concurrency) for s in shares], STEP_TIMEOUT)
+        replies = self.ask("connect", [(s, concurrency) for s in shares(count, len(self.pipes))], STEP_TIMEOUT)
         return {
             "opened": sum(r["opened"] for r in replies),
             "failed": sum(r["failed"] for r in replies),
@@ -486,6 +496,7 @@ class Step:
     delta_bytes: int
     closed: int
     failures: str
+    spread_p99_ms: float = float("nan")  # a delivery's latency less its broadcast's first, p99
 
 
 def sleep_until(t: float) -> None:
@@ -510,6 +521,28 @@ def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def delivery_spreads(replies: list[dict[str, Any]], keys: list[str]) -> Iterator[float]:
+    """For each broadcast, each delivery's latency less the earliest delivery of it (all workers)."""
+    for k in keys:
+        lats = [v for r in replies for v in r["latency"].get(k, ())]
+        if lats:
+            first = min(lats)
+            yield from (v - first for v in lats)
+
+
+LOADGENS = ("python", "node")
+LOADGEN_NAMES = {"python": "Python, raw websocket client on uvloop", "node": "Node.js, ws clients"}
+
+
+def load_generator(args: argparse.Namespace) -> type[Workers]:
+    """The viewers class `--loadgen` picks (python when the caller has no such option)."""
+    if getattr(args, "loadgen", "python") == "node":
+        from bench.node_loadgen import NodeWorkers
+
+        return NodeWorkers
+    return Workers
 
 
 def run_server(
@@ -554,6 +587,7 @@ def run_server(
             keys = sorted(k for k, t in stamps.items() if start <= t < end)
             latencies = sorted(v for r in replies for k in keys for v in r["latency"].get(k, ()))
             delivered = len(latencies)
+            spreads = sorted(delivery_spreads(replies, keys))
             server_cpu, client_cpu = sum(cpu[: len(pids)]), sum(cpu[len(pids) :])
             texts = {k: v for r in replies for k, v in r["texts"].items() if k in keys}
             sizes = sorted({k: v for r in replies for k, v in r["sizes"].items() if k in keys}.values())
@@ -586,6 +620,7 @@ def run_server(
                     delta_bytes=sizes[len(sizes) // 2] if sizes else 0,
                     closed=closed,
                     failures=", ".join(f"{k} x{v}" for k, v in errors.items()) or "-",
+                    spread_p99_ms=percentile(spreads, 0.99) * 1000,
                 )
             )
             print(f"  {name} {target:,}: {rows[-1]}", file=sys.stderr, flush=True)
@@ -679,7 +714,8 @@ def bench_goated(
                 name = "goated serve, default GC" if default_gc else "goated serve"
                 if workers > 1:
                     name += f" --workers {workers}"
-                return run_server(name, server, port, "/ws", subscribe, args, steps, capture=capture and not default_gc)
+                return run_server(name, server, port, "/ws", subscribe, args, steps, capture=capture and not default_gc,
+                                  viewers=load_generator(args))
             finally:
                 server.stop()
     finally:
@@ -698,9 +734,11 @@ def bench_baseline(kind: str, args: argparse.Namespace, steps: list[int], delta:
             wait_port(server, port)
             if kind == "raw":
                 subscribe = json.dumps({"op": "subscribe", "channel": CHANNEL}).encode()
-                rows, _ = run_server("raw websockets.broadcast", server, port, "/", subscribe, args, steps, capture=False)
+                rows, _ = run_server("raw websockets.broadcast", server, port, "/", subscribe, args, steps, capture=False,
+                                     viewers=load_generator(args))
             else:
-                rows, _ = run_server("Litestar channels plugin", server, port, f"/ws/{CHANNEL}", None, args, steps, capture=False)
+                rows, _ = run_server("Litestar channels plugin", server, port, f"/ws/{CHANNEL}", None, args, steps, capture=False,
+                                     viewers=load_generator(args))
             return rows
         finally:
             server.stop()
@@ -736,13 +774,13 @@ def synthetic_messages(players: int, speed: float) -> tuple[bytes, bytes]:
 
 
 def table(rows: list[Step]) -> str:
-    head = ("| server | viewers held | delivered / expected | first ms | p50 ms | p99 ms | max ms | server CPU µs/msg | "
+    head = ("| server | viewers held | delivered / expected | first ms | p50 ms | p99 ms | spread p99 ms | max ms | server CPU µs/msg | "
             "net of sync µs/msg | RSS KB/conn | load-gen CPU µs/msg | delta bytes | connect s |")
-    lines = [head, "|" + "---|" * 13]
+    lines = [head, "|" + "---|" * 14]
     for r in rows:
         lines.append(
             f"| {r.server} | {r.held:,} | {r.delivered:,} / {r.expected:,} ({r.syncs} broadcasts) | {r.min_ms:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
-            f"{r.max_ms:.0f} | {r.cpu_us:.1f} | {r.net_cpu_us:.1f} | {r.rss_kb:.1f} | {r.client_cpu_us:.1f} | {r.delta_bytes:,} | {r.connect_s:.1f} |"
+            f"{r.spread_p99_ms:.0f} | {r.max_ms:.0f} | {r.cpu_us:.1f} | {r.net_cpu_us:.1f} | {r.rss_kb:.1f} | {r.client_cpu_us:.1f} | {r.delta_bytes:,} | {r.connect_s:.1f} |"
         )
     return "\n".join(lines)
 
@@ -752,15 +790,16 @@ OURS = ("goated serve", "goated serve --workers 2")
 
 def ratios(rows: list[Step]) -> str:
     """`goated serve` (and `--workers 2`, when measured) against each baseline at the same step."""
-    lines = ["| viewers | server | vs | p99 ratio | CPU/msg ratio (net) | RSS/conn ratio |", "|---|---|---|---|---|---|"]
+    lines = ["| viewers | server | vs | p99 ratio | spread p99 ratio | CPU/msg ratio (net) | RSS/conn ratio |", "|---|---|---|---|---|---|---|"]
     for name in OURS:
         ours = {r.clients: r for r in rows if r.server == name}
         for r in rows:
             mine = ours.get(r.clients)
             if r.server in OURS or mine is None or not (r.p99_ms and r.net_cpu_us and r.rss_kb):
                 continue
+            spread = f"{mine.spread_p99_ms / r.spread_p99_ms:.2f}x" if r.spread_p99_ms else "-"
             lines.append(
-                f"| {r.clients:,} | {name} | {r.server} | {mine.p99_ms / r.p99_ms:.2f}x | {mine.net_cpu_us / r.net_cpu_us:.2f}x | "
+                f"| {r.clients:,} | {name} | {r.server} | {mine.p99_ms / r.p99_ms:.2f}x | {spread} | {mine.net_cpu_us / r.net_cpu_us:.2f}x | "
                 f"{mine.rss_kb / r.rss_kb:.2f}x |"
             )
     return "\n".join(lines)
@@ -772,6 +811,8 @@ def main() -> int:
     parser.add_argument("--servers", default="goated,raw,litestar",
                         help="which servers to measure: goated, goated-2 (goated serve --workers 2, on Redis), raw, litestar")
     parser.add_argument("--workers", type=int, default=4, help="load-generator processes")
+    parser.add_argument("--loadgen", choices=LOADGENS, default="python",
+                        help="the load generator: python (raw websocket client on uvloop) or node (Node.js `ws` clients, bench/node)")
     parser.add_argument("--concurrency", type=int, default=50, help="connection attempts in flight per worker")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between syncs / broadcasts")
     parser.add_argument("--syncs", type=int, default=5, help="broadcasts measured per step")
@@ -789,7 +830,15 @@ def main() -> int:
         return 2
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     started = time.monotonic()
-    print(f"# fan-out bench: {steps} viewers, servers {servers}; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    if args.loadgen == "node":
+        try:
+            from bench.node_loadgen import node_binary
+
+            node_binary()  # Node.js there and bench/node's packages installed, before any server starts
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            print(f"--loadgen node: {exc}", file=sys.stderr)
+            return 2
+    print(f"# fan-out bench: {steps} viewers, servers {servers}, {args.loadgen} load generator; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
     rows: list[Step] = []
     delta = snapshot = None
     if "goated" in servers:
@@ -813,7 +862,7 @@ def main() -> int:
     for kind in ("raw", "litestar"):
         if kind in servers:
             rows += bench_baseline(kind, args, steps, delta, snapshot)
-    print(f"### Fan-out: {args.workers} load-generator processes, a broadcast every {args.interval:g} s, "
+    print(f"### Fan-out: {args.workers} load-generator processes ({LOADGEN_NAMES[args.loadgen]}), a broadcast every {args.interval:g} s, "
           f"{args.syncs} broadcasts per step ({time.monotonic() - started:.0f} s; load average {os.getloadavg()[0]:.1f} at the end)\n")
     print(table(rows))
     if len({r.server for r in rows}) > 1:
