@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -45,24 +46,41 @@ def decode_counts(raw: Mapping[bytes, bytes]) -> dict[str, int]:
 
 
 class Throttle:
-    """Which channels' totals to announce: those that changed since they were last announced,
-    and were not announced within the last `interval` seconds (on the `now` passed in)."""
+    """Which channels' totals to announce: those some viewer may hold another count of, and
+    not announced within the last `interval` seconds (on the `now` passed in).
+
+    A viewer holds the last total announced on its channel, or the count it was told when it
+    subscribed (`told`), whichever came last; a total everyone already holds is not sent again
+    (a lone viewer told "1 watching" on subscribing does not hear "1 watching" again)."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._sent: dict[str, tuple[int, float]] = {}  # channel -> (total announced, when)
+        self._told: dict[str, set[int]] = {}  # channel -> counts told to subscribers since its last announcement
+
+    def told(self, channel: str, watching: int) -> None:
+        """A new subscriber of `channel` was told `watching` (Presence.text)."""
+        self._told.setdefault(channel, set()).add(watching)
 
     def due(self, totals: Mapping[str, int], now: float) -> list[tuple[str, int]]:
         """`totals`: the channels with viewers here. A channel left out is forgotten, so its
-        first total after viewers come back is announced."""
+        first total after viewers come back is announced, unless they were all told it."""
         for channel in self._sent.keys() - totals.keys():
             del self._sent[channel]
+        for channel in self._told.keys() - totals.keys():
+            del self._told[channel]
         out: list[tuple[str, int]] = []
         for channel, n in totals.items():
             last = self._sent.get(channel)
-            if last is not None and (last[0] == n or now - last[1] < self.interval):
+            held = self._told.get(channel, set()) | ({last[0]} if last is not None else set())
+            if held == {n}:  # every viewer here holds this count already
+                self._sent[channel] = (n, last[1] if last is not None else -math.inf)
+                self._told.pop(channel, None)
+                continue
+            if last is not None and now - last[1] < self.interval:
                 continue
             self._sent[channel] = (n, now)
+            self._told.pop(channel, None)
             out.append((channel, n))
         return out
 
@@ -109,6 +127,7 @@ class Presence:
         """The presence message for `channel` now: what a new subscriber gets right after its
         snapshot (this process's viewers counted as they are, the others' as last read)."""
         watching = self._hub.subscribers(channel) + self._remote.get(channel, 0)
+        self._throttle.told(channel, watching)
         return encoder.encode(PresenceMsg(channel=channel, watching=watching)).decode()
 
     async def run(self) -> None:

@@ -46,6 +46,43 @@ def test_a_channel_without_viewers_here_is_forgotten_and_announced_when_they_ret
     assert throttle.due({"a": 3}, now=10.0) == [("a", 3)]
 
 
+def test_a_count_every_viewer_was_told_on_subscribing_is_not_sent_again() -> None:
+    throttle = Throttle(5.0)
+    throttle.told("a", 1)  # a lone viewer subscribes to a quiet channel: "1 watching" with its snapshot
+    assert throttle.due({"a": 1}, now=0.0) == [], "it holds 1 already"
+    assert throttle.due({"a": 1}, now=5.0) == []
+    assert throttle.due({"a": 2}, now=6.0) == [("a", 2)], "nothing was sent, so a change goes at once"
+
+
+def test_viewers_told_different_counts_all_hear_the_total() -> None:
+    throttle = Throttle(5.0)
+    for n in (1, 2, 3):  # three viewers subscribe one after another
+        throttle.told("a", n)
+    assert throttle.due({"a": 3}, now=0.0) == [("a", 3)], "the first two hold 1 and 2"
+    assert throttle.due({"a": 3}, now=10.0) == []
+
+
+def test_a_newcomer_told_the_total_leaves_the_others_to_the_interval() -> None:
+    throttle = Throttle(5.0)
+    assert throttle.due({"a": 2}, now=0.0) == [("a", 2)]
+    throttle.told("a", 3)  # a third viewer is told 3; the first two hold 2
+    assert throttle.due({"a": 3}, now=2.0) == [], "within the interval: held"
+    assert throttle.due({"a": 3}, now=5.0) == [("a", 3)]
+    throttle.told("a", 4)  # a fourth is told 4, then one of the others leaves: everyone left holds 3 or 4
+    assert throttle.due({"a": 3}, now=11.0) == [("a", 3)], "the newcomer holds 4"
+    throttle.told("a", 4)  # another joins, told 4; the others are told 4 at the next announcement
+    assert throttle.due({"a": 4}, now=16.0) == [("a", 4)]
+    throttle.told("a", 4)
+    assert throttle.due({"a": 4}, now=30.0) == [], "the last announcement and the newcomer agree"
+
+
+def test_a_channel_left_empty_forgets_what_its_viewers_were_told() -> None:
+    throttle = Throttle(5.0)
+    throttle.told("a", 1)
+    assert throttle.due({}, now=0.0) == []  # the viewer left before the count was taken
+    assert throttle.due({"a": 1}, now=5.0) == [("a", 1)], "a viewer that was told nothing hears the count"
+
+
 class Viewer:
     """A hub connection whose socket is a list (the edge a websocket would be)."""
 
@@ -93,3 +130,23 @@ async def test_without_redis_the_local_viewers_are_counted_and_announced_on_the_
     assert presence.totals == {"leaderboard:monthly": 2} and presence.sent == 3
     assert presence.health(running=True).status == "ok"
     assert presence.health(running=False).status == "degraded"
+
+
+async def test_a_lone_viewer_hears_its_count_once() -> None:
+    """Subscribing to a channel nobody watched: the count comes with the snapshot and is not
+    repeated at the next presence step (docs/protocol.md: an unchanged count sends nothing)."""
+    now = [0.0]
+    hub = Hub()
+    presence = Presence(hub, None, "test", 5.0, monotonic=lambda: now[0])
+    await presence.step()
+    viewer = Viewer(hub, "leaderboard:monthly")
+    viewer.conn.push(presence.text("leaderboard:monthly"))  # as a subscribe does (realtime/socket.py follow)
+    for now[0] in (5.0, 10.0, 15.0):
+        await presence.step()
+    assert viewer.presence() == [("leaderboard:monthly", 1)]
+    second = Viewer(hub, "leaderboard:monthly")
+    second.conn.push(presence.text("leaderboard:monthly"))
+    now[0] = 20.0
+    await presence.step()
+    assert viewer.presence() == [("leaderboard:monthly", 1), ("leaderboard:monthly", 2)]
+    assert second.presence() == [("leaderboard:monthly", 2), ("leaderboard:monthly", 2)], "told 2, then the channel's 2"
