@@ -648,7 +648,13 @@ def postgres_database(admin_url: str) -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise SystemExit(
+            f"the bench needs a PostgreSQL it may create a database in: {admin_url} answered {type(exc).__name__}: {exc}\n"
+            "start one (docs/testing.md) or pass --pg-url postgresql://user@host:port/db"
+        ) from None
     try:
         yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
     finally:

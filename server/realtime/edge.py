@@ -127,7 +127,8 @@ class GoatedWebSocketProtocol(WebSocketsSansIOProtocol):
     - it offers the app to write prepared frames (server/realtime/frames.py) straight to the
       transport, under the scope extension PREPARED_EXTENSION;
     - an idle connection holds no queue, event or handshake it no longer needs (`Inbox`,
-      `Gate`; the request, response and scope headers are dropped once read).
+      `Gate`; the handshake's request and response are dropped once the connection is
+      accepted, and the endpoint empties the scope's headers once read, realtime/socket.py).
     """
 
     def __init__(

@@ -1,7 +1,9 @@
-"""What an idle viewer costs the server (issue 14: ≤ 1.2x a bare `websockets` server's ~14 KB
-a connection): the Python heap `goated serve`'s websocket protocol holds per subscribed, idle
-viewer, measured with tracemalloc on the real app under uvicorn, viewers in another process.
-Beside it, uvicorn's own protocol on the same app, so the check can fail."""
+"""What an idle viewer costs the server (issue 14: ≤ 1.2x the RSS per connection of a bare
+`websockets` server, 13.8-14.0 KiB in docs/performance.md): the Python heap `goated serve`'s
+websocket protocol holds per subscribed, idle viewer, measured with tracemalloc on the real app
+under uvicorn, viewers in another process. The heap is most of a connection's RSS (the bench
+measured 14.2 KiB of RSS where this measures ~14.2 KiB of heap); the kernel's socket buffers
+are in neither. Beside it, uvicorn's own protocol on the same app, so the check can fail."""
 
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ from server.upstream.demo import serve_on_loopback
 from tests.conftest import live_settings, running_sim
 
 VIEWERS = 300
-BOUND = int(1.2 * 14.0 * 1024)  # bytes of Python heap per idle viewer: 1.2x the bare websockets server's 14.0 KB of
-# RSS (docs/performance.md); measured here 14.5 KB on Python 3.12, 15.1 KB on 3.13
-SAVED = 3 * 1024  # at least this much less than uvicorn's own protocol (19.7-20.4 KB here)
+BOUND = int(1.2 * 14.0 * 1024)  # 17,203 bytes of Python heap per idle viewer: 1.2x the bare websockets server's
+# 14.0 KiB of RSS (docs/performance.md); measured here ~14,500 bytes on Python 3.12, ~15,100 on 3.13
+SAVED = 3 * 1024  # at least this many bytes less than uvicorn's own protocol (~19,700-20,400 here)
 
 # Opens the viewers, subscribes each to the monthly board (a 10-row snapshot), reads what
 # comes, says "ready" and holds them until its stdin closes.
