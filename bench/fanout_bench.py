@@ -33,6 +33,7 @@ import array
 import asyncio
 import contextlib
 import ctypes
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -83,9 +84,16 @@ def raise_fd_limit() -> int:
     return hard
 
 
-def _child_setup() -> None:
+# --pin: CPUs per role (empty: no pinning). "server": the server measured; "load": the load
+# generators and the simulated upstream.
+PIN: dict[str, set[int]] = {}
+
+
+def _child_setup(role: str = "load") -> None:
     _die_with_parent()
     raise_fd_limit()
+    if PIN.get(role):
+        os.sched_setaffinity(0, PIN[role])
 
 
 def free_port() -> int:
@@ -142,7 +150,8 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix=f"fanout-{name}-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, env={**os.environ, **(env or {})},
-            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_child_setup,
+            stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=functools.partial(_child_setup, "load" if name == "upstream" else "server"),
         )
 
     @property
@@ -828,7 +837,16 @@ def main() -> int:
     parser.add_argument("--with-default-gc", action="store_true", help="also run goated serve without its GC tuning (adds ~2 min)")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), help="for goated-2's workers")
+    parser.add_argument("--pin", action="store_true",
+                        help="the server measured on the first CPU, the load generators and the simulated upstream on the others "
+                             "(less noise from sharing a core; PostgreSQL and Redis are not pinned)")
     args = parser.parse_args()
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            print("--pin needs at least two CPUs", file=sys.stderr)
+            return 2
+        PIN.update(server={cpus[0]}, load=set(cpus[1:]))
     steps = sorted(int(c) for c in args.clients.split(",") if c)
     limit = raise_fd_limit()
     if steps[-1] + 100 > limit:
@@ -868,7 +886,8 @@ def main() -> int:
     for kind in ("raw", "litestar"):
         if kind in servers:
             rows += bench_baseline(kind, args, steps, delta, snapshot)
-    print(f"### Fan-out: {args.workers} load-generator processes ({LOADGEN_NAMES[args.loadgen]}), a broadcast every {args.interval:g} s, "
+    pinned = f"; server pinned to CPU {sorted(PIN['server'])}, the rest to {sorted(PIN['load'])}" if PIN else ""
+    print(f"### Fan-out: {args.workers} load-generator processes ({LOADGEN_NAMES[args.loadgen]}){pinned}, a broadcast every {args.interval:g} s, "
           f"{args.syncs} broadcasts per step ({time.monotonic() - started:.0f} s; load average {os.getloadavg()[0]:.1f} at the end)\n")
     print(table(rows))
     if len({r.server for r in rows}) > 1:
