@@ -461,7 +461,7 @@ class Workers:
         return replies
 
     def connect(self, count: int, concurrency: int) -> dict[str, Any]:
-        replies = self.ask("connect", [(s, concurrency) for s in shares(count, len(self.pipes))], STEP_TIMEOUT)
+        replies = self.ask("connect", [(s, concurrency) for s in shares(count, len(self.pids))], STEP_TIMEOUT)
         return {
             "opened": sum(r["opened"] for r in replies),
             "failed": sum(r["failed"] for r in replies),

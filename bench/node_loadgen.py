@@ -83,6 +83,8 @@ class NodeWorkers(fb.Workers):
     def ask(self, command: str, args: list[Any], timeout: float) -> list[Any]:
         for proc, arg in zip(self.nodes, args, strict=True):
             assert proc.stdin is not None
+            if command == "connect":  # fb.Workers.connect passes (count, concurrency)
+                arg = {"count": arg[0], "concurrency": arg[1]}
             proc.stdin.write(json.dumps({"cmd": command, **(arg or {})}).encode() + b"\n")
             proc.stdin.flush()
         deadline = time.monotonic() + timeout
@@ -96,15 +98,6 @@ class NodeWorkers(fb.Workers):
                 raise RuntimeError(f"a node load generator (pid {proc.pid}) exited with {proc.wait(5)} before answering {command!r}")
             replies.append(json.loads(line))
         return replies
-
-    def connect(self, count: int, concurrency: int) -> dict[str, Any]:
-        shares = fb.shares(count, len(self.nodes))
-        replies = self.ask("connect", [{"count": s, "concurrency": concurrency} for s in shares], fb.STEP_TIMEOUT)
-        return {
-            "opened": sum(r["opened"] for r in replies),
-            "failed": sum(r["failed"] for r in replies),
-            "seconds": max(r["seconds"] for r in replies),
-        }
 
     def collect(self) -> list[dict[str, Any]]:
         replies = self.ask("collect", [None] * len(self.nodes), 60.0)
