@@ -24,6 +24,14 @@ missing): the kind of client "delivery spread p99" figures are often measured wi
 
 Besides latency percentiles, "spread p99" is each delivery's latency less the earliest delivery
 of the same broadcast, at the 99th percentile: how long the fan-out of one broadcast takes.
+
+On a shared machine one server's figures move between runs more than two servers differ.
+`--rounds R` measures every server R times in turn (goated, raw, goated, raw, ...) and reports
+each round's ratios and their median, so a drift in the machine's speed falls on both alike.
+`--floor` also measures, in each round, one bare loopback send(2) per viewer with no server
+(bench/write_floor.py): the least any server writing each viewer's frame to its socket can cost.
+
+    nice -n -10 .venv/bin/python -m bench.fanout_bench --clients 10000 --servers goated,raw --rounds 5 --floor --pin
 """
 
 from __future__ import annotations
@@ -506,6 +514,7 @@ class Step:
     closed: int
     failures: str
     spread_p99_ms: float = float("nan")  # a delivery's latency less its broadcast's first, p99
+    round: int = 1  # with --rounds: which pass over the servers measured it
 
 
 def sleep_until(t: float) -> None:
@@ -630,6 +639,7 @@ def run_server(
                     closed=closed,
                     failures=", ".join(f"{k} x{v}" for k, v in errors.items()) or "-",
                     spread_p99_ms=percentile(spreads, 0.99) * 1000,
+                    round=getattr(args, "round", 1),
                 )
             )
             print(f"  {name} {target:,}: {rows[-1]}", file=sys.stderr, flush=True)
@@ -789,12 +799,12 @@ def synthetic_messages(players: int, speed: float) -> tuple[bytes, bytes]:
 
 
 def table(rows: list[Step]) -> str:
-    head = ("| server | viewers held | delivered / expected | first ms | p50 ms | p99 ms | spread p99 ms | max ms | server CPU µs/msg | "
+    head = ("| round | server | viewers held | delivered / expected | first ms | p50 ms | p99 ms | spread p99 ms | max ms | server CPU µs/msg | "
             "net of sync µs/msg | RSS KB/conn | load-gen CPU µs/msg | delta bytes | connect s |")
-    lines = [head, "|" + "---|" * 14]
+    lines = [head, "|" + "---|" * 15]
     for r in rows:
         lines.append(
-            f"| {r.server} | {r.held:,} | {r.delivered:,} / {r.expected:,} ({r.syncs} broadcasts) | {r.min_ms:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
+            f"| {r.round} | {r.server} | {r.held:,} | {r.delivered:,} / {r.expected:,} ({r.syncs} broadcasts) | {r.min_ms:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
             f"{r.spread_p99_ms:.0f} | {r.max_ms:.0f} | {r.cpu_us:.1f} | {r.net_cpu_us:.1f} | {r.rss_kb:.1f} | {r.client_cpu_us:.1f} | {r.delta_bytes:,} | {r.connect_s:.1f} |"
         )
     return "\n".join(lines)
@@ -804,19 +814,68 @@ OURS = ("goated serve", "goated serve --workers 2")
 
 
 def ratios(rows: list[Step]) -> str:
-    """`goated serve` (and `--workers 2`, when measured) against each baseline at the same step."""
-    lines = ["| viewers | server | vs | p99 ratio | spread p99 ratio | CPU/msg ratio (net) | RSS/conn ratio |", "|---|---|---|---|---|---|---|"]
+    """`goated serve` (and `--workers 2`, when measured) against each baseline at the same step of the same round."""
+    lines = ["| round | viewers | server | vs | p99 ratio | spread p99 ratio | CPU/msg ratio (net) | RSS/conn ratio |", "|---|---|---|---|---|---|---|---|"]
     for name in OURS:
-        ours = {r.clients: r for r in rows if r.server == name}
+        ours = {(r.round, r.clients): r for r in rows if r.server == name}
         for r in rows:
-            mine = ours.get(r.clients)
+            mine = ours.get((r.round, r.clients))
             if r.server in OURS or mine is None or not (r.p99_ms and r.net_cpu_us and r.rss_kb):
                 continue
             spread = f"{mine.spread_p99_ms / r.spread_p99_ms:.2f}x" if r.spread_p99_ms else "-"
             lines.append(
-                f"| {r.clients:,} | {name} | {r.server} | {mine.p99_ms / r.p99_ms:.2f}x | {spread} | {mine.net_cpu_us / r.net_cpu_us:.2f}x | "
+                f"| {r.round} | {r.clients:,} | {name} | {r.server} | {mine.p99_ms / r.p99_ms:.2f}x | {spread} | {mine.net_cpu_us / r.net_cpu_us:.2f}x | "
                 f"{mine.rss_kb / r.rss_kb:.2f}x |"
             )
+    return "\n".join(lines)
+
+
+def write_floor(viewers: int, frame_bytes: int) -> dict[str, float]:
+    """bench.write_floor in a process of its own: the CPU of one bare loopback send(2) per viewer, now."""
+    argv = [PY, "-m", "bench.write_floor", "--viewers", str(viewers), "--bytes", str(frame_bytes), "--rounds", "12", "--json"]
+    if PIN:
+        argv.append("--pin")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=STEP_TIMEOUT, cwd=ROOT, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def over_rounds(rows: list[Step], floors: dict[int, dict[str, float]]) -> str:
+    """At the largest step: each of ours against each baseline, round by round, and the median over rounds."""
+    top = max(r.clients for r in rows)
+    at_top = [r for r in rows if r.clients == top]
+    lines = [
+        f"At {top:,} viewers, over {len({r.round for r in rows})} rounds (ratio: ours / baseline in the same round; "
+        "≤ 1.00x is at or below it):",
+        "",
+        "| server | vs | p99 ratios | median | rounds ≤ 1.0 | CPU/msg ratios (net) | median | rounds ≤ 1.0 | RSS/conn ratios | median |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in OURS:
+        ours = {r.round: r for r in at_top if r.server == name}
+        for base in sorted({r.server for r in at_top if r.server not in OURS}):
+            pairs = [(ours[r.round], r) for r in at_top if r.server == base and r.round in ours]
+            if not pairs:
+                continue
+            cells = []
+            for attr, with_count in (("p99_ms", True), ("net_cpu_us", True), ("rss_kb", False)):
+                got = [getattr(m, attr) / getattr(b, attr) for m, b in pairs if getattr(b, attr)]
+                cells.append(", ".join(f"{x:.2f}" for x in got))
+                cells.append(f"**{statistics.median(got):.2f}x**" if got else "-")
+                if with_count:
+                    cells.append(f"{sum(x <= 1.0 for x in got)} of {len(got)}")
+            lines.append(f"| {name} | {base} | " + " | ".join(cells) + " |")
+    lines += ["", "| server | p99 ms per round | median | net CPU µs/msg per round | median | RSS KB/conn median |", "|---|---|---|---|---|---|"]
+    for name in sorted({r.server for r in at_top}, key=lambda n: (n not in OURS, n)):
+        mine = [r for r in at_top if r.server == name]
+        p99s, cpus = [r.p99_ms for r in mine], [r.net_cpu_us for r in mine]
+        lines.append(
+            f"| {name} | {', '.join(f'{x:.0f}' for x in p99s)} | **{statistics.median(p99s):.0f}** | "
+            f"{', '.join(f'{x:.1f}' for x in cpus)} | **{statistics.median(cpus):.1f}** | {statistics.median(r.rss_kb for r in mine):.1f} |"
+        )
+    if floors:
+        medians = [f["median_us"] for f in floors.values()]
+        lines += ["", f"One bare loopback send(2) per viewer (bench.write_floor, {top:,} sockets, measured in each round): "
+                  f"medians {', '.join(f'{x:.1f}' for x in medians)} µs; median of those **{statistics.median(medians):.1f} µs**."]
     return "\n".join(lines)
 
 
@@ -837,6 +896,11 @@ def main() -> int:
     parser.add_argument("--with-default-gc", action="store_true", help="also run goated serve without its GC tuning (adds ~2 min)")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), help="for goated-2's workers")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every server this many times, one after the other in turn (goated, raw, goated, raw, ...), "
+                             "and compare each round's pair: drift in the machine's speed then falls on both servers alike")
+    parser.add_argument("--floor", action="store_true",
+                        help="in each round, also measure one bare loopback send(2) per viewer (bench.write_floor) at the largest step")
     parser.add_argument("--pin", action="store_true",
                         help="the server measured on the first CPU, the load generators and the simulated upstream on the others "
                              "(less noise from sharing a core; PostgreSQL and Redis are not pinned)")
@@ -864,34 +928,44 @@ def main() -> int:
             return 2
     print(f"# fan-out bench: {steps} viewers, servers {servers}, {args.loadgen} load generator; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
     rows: list[Step] = []
+    floors: dict[int, dict[str, float]] = {}
     delta = snapshot = None
-    if "goated" in servers:
-        found, captured = bench_goated(args, steps)
-        rows += found
-        deltas = sorted(captured.get("deltas", []), key=len)
-        if deltas:
-            delta = deltas[len(deltas) // 2]  # the median-sized delta the viewers really got
-        snapshot = captured.get("snapshot")
-    if "goated-2" in servers:
-        found, captured = bench_goated(args, steps, workers=2, capture=delta is None)
-        rows += found
-        deltas = sorted(captured.get("deltas", []), key=len)
-        if delta is None and deltas:
-            delta = deltas[len(deltas) // 2]
-        snapshot = snapshot or captured.get("snapshot")
-    if delta is None or snapshot is None:
-        delta, snapshot = synthetic_messages(args.players, args.speed)
-    if args.with_default_gc:
-        rows += bench_goated(args, steps, default_gc=True)[0]
-    for kind in ("raw", "litestar"):
-        if kind in servers:
-            rows += bench_baseline(kind, args, steps, delta, snapshot)
+    for rnd in range(1, args.rounds + 1):
+        args.round = rnd  # each Step records it
+        found_in_round: list[Step] = []
+        if "goated" in servers:
+            found, captured = bench_goated(args, steps, capture=delta is None)
+            found_in_round += found
+            deltas = sorted(captured.get("deltas", []), key=len)
+            if delta is None and deltas:
+                delta = deltas[len(deltas) // 2]  # the median-sized delta the viewers really got
+            snapshot = snapshot or captured.get("snapshot")
+        if "goated-2" in servers:
+            found, captured = bench_goated(args, steps, workers=2, capture=delta is None)
+            found_in_round += found
+            deltas = sorted(captured.get("deltas", []), key=len)
+            if delta is None and deltas:
+                delta = deltas[len(deltas) // 2]
+            snapshot = snapshot or captured.get("snapshot")
+        if delta is None or snapshot is None:
+            delta, snapshot = synthetic_messages(args.players, args.speed)
+        if args.with_default_gc:
+            found_in_round += bench_goated(args, steps, default_gc=True)[0]
+        for kind in ("raw", "litestar"):
+            if kind in servers:
+                found_in_round += bench_baseline(kind, args, steps, delta, snapshot)
+        if args.floor:
+            floors[rnd] = write_floor(steps[-1], len(delta) + 4)  # + the frame's 4-byte header
+            print(f"  round {rnd}: bare send(2) per viewer {floors[rnd]}", file=sys.stderr, flush=True)
+        rows += found_in_round
     pinned = f"; server pinned to CPU {sorted(PIN['server'])}, the rest to {sorted(PIN['load'])}" if PIN else ""
     print(f"### Fan-out: {args.workers} load-generator processes ({LOADGEN_NAMES[args.loadgen]}){pinned}, a broadcast every {args.interval:g} s, "
           f"{args.syncs} broadcasts per step ({time.monotonic() - started:.0f} s; load average {os.getloadavg()[0]:.1f} at the end)\n")
     print(table(rows))
     if len({r.server for r in rows}) > 1:
         print("\n" + ratios(rows))
+    if args.rounds > 1 or floors:
+        print("\n" + over_rounds(rows, floors))
     return 0
 
 

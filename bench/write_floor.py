@@ -1,0 +1,124 @@
+"""The floor under a websocket delivery here: the CPU of one loopback `send(2)` per viewer.
+
+Every server that writes each viewer's frame to its own TCP socket pays at least this, in
+`bench.fanout_bench` and in production: the kernel copies the frame into the viewer's socket,
+runs the loopback receive path in the sender's context and wakes the reader. This measures it
+with no server at all: N loopback connections, the sending ends held by this process (plain
+blocking sockets, a Python `for` loop of `sock.send(frame)`), the receiving ends drained by
+`--readers` child processes on uvloop (a protocol that drops the bytes; as many processes as the
+fan-out bench's load generators, 4 by default).
+The same frame bytes go to every socket, as a prepared websocket frame would.
+
+    .venv/bin/python -m bench.write_floor --viewers 10000 --bytes 3300 --rounds 20 [--readers 4] [--pin]
+
+`--pin` puts this process on the first CPU and the readers on the others, as `fanout_bench
+--pin` does for the measured server. Prints, per round, this process's CPU (user and system,
+from getrusage) per send, and the best, median and worst round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import socket
+import statistics
+import time
+from multiprocessing.connection import Connection as Pipe
+
+
+def reader(port: int, count: int, cpus: set[int] | None, pipe: Pipe) -> None:
+    """Open `count` connections to 127.0.0.1:port and drop whatever arrives, until told to stop."""
+    import asyncio
+
+    import uvloop
+
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+    class Drop(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            pass
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        transports = []
+        for _ in range(count):
+            transport, _ = await loop.create_connection(Drop, "127.0.0.1", port)
+            transports.append(transport)
+        pipe.send("connected")
+        await loop.run_in_executor(None, pipe.recv)  # "stop"
+        for t in transports:
+            t.close()
+
+    uvloop.run(main())
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--viewers", type=int, default=10_000)
+    parser.add_argument("--bytes", type=int, default=3300, help="the frame's size")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--gap", type=float, default=0.5, help="seconds between rounds, for the reader to drain")
+    parser.add_argument("--readers", type=int, default=4, help="processes holding the receiving ends")
+    parser.add_argument("--pin", action="store_true", help="this process on the first CPU, the readers on the rest")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (best_us, median_us, worst_us, rounds) instead")
+    args = parser.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the reader inherits it
+    cpus = sorted(os.sched_getaffinity(0))
+    reader_cpus = None
+    if args.pin and len(cpus) > 1:
+        os.sched_setaffinity(0, {cpus[0]})
+        reader_cpus = set(cpus[1:])
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    port = listener.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    shares = [args.viewers // args.readers + (i < args.viewers % args.readers) for i in range(args.readers)]
+    pipes, children = [], []
+    for share in shares:
+        ours, theirs = ctx.Pipe()
+        child = ctx.Process(target=reader, args=(port, share, reader_cpus, theirs), daemon=True)
+        child.start()
+        pipes.append(ours)
+        children.append(child)
+    socks = []
+    while len(socks) < args.viewers:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        socks.append(conn)
+    for pipe in pipes:
+        assert pipe.recv() == "connected"
+    frame = b"\x81\x7e" + (args.bytes - 4).to_bytes(2, "big") + b"x" * (args.bytes - 4)  # an unmasked text frame
+
+    per_send = []
+    for _ in range(args.rounds):
+        time.sleep(args.gap)
+        before = cpu()
+        for s in socks:
+            s.send(frame)
+        per_send.append((cpu() - before) / len(socks) * 1e6)
+    for pipe, child in zip(pipes, children, strict=True):
+        pipe.send("stop")
+        child.join(10)
+    ordered = sorted(per_send)
+    if args.json:
+        print(json.dumps({"best_us": ordered[0], "median_us": statistics.median(ordered), "worst_us": ordered[-1], "rounds": args.rounds}))
+        return
+    print(
+        f"{args.viewers:,} loopback sockets, {args.bytes:,}-byte frame, {'pinned' if reader_cpus else 'unpinned'}: "
+        f"CPU per send(2) best {ordered[0]:.1f} µs, median {statistics.median(ordered):.1f} µs, worst {ordered[-1]:.1f} µs "
+        f"over {args.rounds} rounds"
+    )
+
+
+if __name__ == "__main__":
+    main()
