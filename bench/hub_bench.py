@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import time
 
+from bench.write_floor import at_least
 from server.realtime.frames import FrameCache
 from server.realtime.hub import Connection, Hub
 
@@ -101,9 +102,9 @@ def websockets_share(count: int, size: int, rounds: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--viewers", type=int, default=10_000)
-    parser.add_argument("--bytes", type=int, default=3300, help="the delta's size")
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--viewers", type=at_least(1), default=10_000)
+    parser.add_argument("--bytes", type=at_least(0), default=3300, help="the delta's size")
+    parser.add_argument("--rounds", type=at_least(1), default=20)
     args = parser.parse_args()
     best, median = asyncio.run(run(args.viewers, args.bytes, args.rounds))
     print(f"{args.viewers:,} viewers, {args.bytes:,}-byte delta: {best:.2f} µs per delivery (best of {args.rounds}), {median:.2f} µs median")

@@ -12,8 +12,9 @@ The same frame bytes go to every socket, as a prepared websocket frame would.
     .venv/bin/python -m bench.write_floor --viewers 10000 --bytes 3300 --rounds 20 [--readers 4] [--pin]
 
 `--pin` puts this process on the first CPU and the readers on the others, as `fanout_bench
---pin` does for the measured server. Prints, per round, this process's CPU (user and system,
-from getrusage) per send, and the best, median and worst round.
+--pin` does for the measured server. Each round sends the frame once to every socket; prints
+this process's CPU (user + system, from getrusage: the scheduler's run time, so a round of a
+few milliseconds is measured as it is) per send in the best, median and worst round.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import resource
 import socket
 import statistics
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection as Pipe
 
 
@@ -56,6 +58,29 @@ def reader(port: int, count: int, cpus: set[int] | None, pipe: Pipe) -> None:
     uvloop.run(main())
 
 
+def text_frame(size: int) -> bytes:
+    """An unmasked websocket text frame carrying `size` bytes, as a server sends it (RFC 6455 5.2)."""
+    if size < 126:
+        header = bytes([0x81, size])
+    elif size < 1 << 16:
+        header = bytes([0x81, 126]) + size.to_bytes(2, "big")
+    else:
+        header = bytes([0x81, 127]) + size.to_bytes(8, "big")
+    return header + b"x" * size
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an int no smaller than `low`, or a clear error."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
 def cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -63,14 +88,15 @@ def cpu() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--viewers", type=int, default=10_000)
-    parser.add_argument("--bytes", type=int, default=3300, help="the frame's size")
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--viewers", type=at_least(1), default=10_000, help="loopback connections, each sent the frame once a round")
+    parser.add_argument("--bytes", type=at_least(0), default=3300, help="the message's size (the frame adds its 2-10-byte header)")
+    parser.add_argument("--rounds", type=at_least(1), default=20)
     parser.add_argument("--gap", type=float, default=0.5, help="seconds between rounds, for the reader to drain")
-    parser.add_argument("--readers", type=int, default=4, help="processes holding the receiving ends")
+    parser.add_argument("--readers", type=at_least(1), default=4, help="processes holding the receiving ends")
     parser.add_argument("--pin", action="store_true", help="this process on the first CPU, the readers on the rest")
     parser.add_argument("--json", action="store_true", help="print one JSON object (best_us, median_us, worst_us, rounds) instead")
     args = parser.parse_args()
+    args.readers = min(args.readers, args.viewers)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the reader inherits it
     cpus = sorted(os.sched_getaffinity(0))
@@ -91,13 +117,18 @@ def main() -> None:
         pipes.append(ours)
         children.append(child)
     socks = []
+    listener.settimeout(60)
     while len(socks) < args.viewers:
-        conn, _ = listener.accept()
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            dead = [c.exitcode for c in children if not c.is_alive()]
+            raise SystemExit(f"only {len(socks):,} of {args.viewers:,} connections came in 60 s (readers exited: {dead})") from None
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         socks.append(conn)
     for pipe in pipes:
         assert pipe.recv() == "connected"
-    frame = b"\x81\x7e" + (args.bytes - 4).to_bytes(2, "big") + b"x" * (args.bytes - 4)  # an unmasked text frame
+    frame = text_frame(args.bytes)
 
     per_send = []
     for _ in range(args.rounds):
@@ -114,7 +145,7 @@ def main() -> None:
         print(json.dumps({"best_us": ordered[0], "median_us": statistics.median(ordered), "worst_us": ordered[-1], "rounds": args.rounds}))
         return
     print(
-        f"{args.viewers:,} loopback sockets, {args.bytes:,}-byte frame, {'pinned' if reader_cpus else 'unpinned'}: "
+        f"{args.viewers:,} loopback sockets, {len(frame):,}-byte frame, {'pinned' if reader_cpus else 'unpinned'}: "
         f"CPU per send(2) best {ordered[0]:.1f} µs, median {statistics.median(ordered):.1f} µs, worst {ordered[-1]:.1f} µs "
         f"over {args.rounds} rounds"
     )
