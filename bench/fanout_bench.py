@@ -5,7 +5,10 @@ simulated upstream in another subprocess), then adds viewers step by step (1k, 5
 several load-generator processes, and for each step measures over `--syncs` broadcasts:
 delivery latency (receive time minus the delta's `synced_at`, same machine clock), messages
 delivered/expected, the server's CPU time per delivered message (from /proc/<pid>/stat, less
-what the same syncs cost with no viewer) and its RSS per held connection. The same steps then
+what the same syncs cost with no viewer), its "fan-out" CPU per delivered message (from
+/proc/<pid>/task/*/schedstat sampled every 2 ms: only from each broadcast's tick to its last
+delivery, less the same span after a tick with no viewer, so the keepalive pings between
+broadcasts are left out) and its RSS per held connection. The same steps then
 run against two baselines sending the same bytes: a raw `websockets.broadcast` server and
 Litestar's channels plugin with its generated per-subscriber handlers (bench/fanout_servers.py).
 
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
+import bisect
 import contextlib
 import ctypes
 import functools
@@ -53,6 +57,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -517,6 +522,53 @@ class Step:
     failures: str
     spread_p99_ms: float = float("nan")  # a delivery's latency less its broadcast's first, p99
     round: int = 1  # with --rounds: which pass over the servers measured it
+    fanout_cpu_us: float = float("nan")  # CPU from each broadcast's tick to its last delivery, less the same span with no viewer
+
+
+class CpuTrace:
+    """CPU run time of some processes (every thread's, from /proc/<pid>/task/*/schedstat, in ns),
+    sampled every `every` seconds by a thread of the bench: what a stretch of time cost them.
+
+    /proc/<pid>/stat counts in 10 ms ticks; schedstat is the scheduler's own clock, so the few
+    hundred milliseconds of one broadcast's fan-out are measured as they are. With --pin the
+    sampling thread runs on the load generators' CPUs, not the server's."""
+
+    def __init__(self, pids: list[int], every: float = 0.002):
+        self.pids, self.every = pids, every
+        self.times: list[float] = []
+        self.ns: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-trace", daemon=True)
+
+    def _read(self) -> int:
+        total = 0
+        for pid in self.pids:
+            for task in os.scandir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError), open(f"{task.path}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        return total
+
+    def _run(self) -> None:
+        if PIN.get("load"):
+            os.sched_setaffinity(0, PIN["load"])  # this thread only
+        while not self._stop.is_set():
+            self.times.append(time.time())
+            self.ns.append(self._read())
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> CpuTrace:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, start: float, end: float) -> float:
+        """CPU seconds from the last sample at or before `start` to the first at or after `end`."""
+        i = max(0, bisect.bisect_right(self.times, start) - 1)
+        j = min(len(self.times) - 1, bisect.bisect_left(self.times, end))
+        return (self.ns[j] - self.ns[i]) / 1e9
 
 
 def sleep_until(t: float) -> None:
@@ -525,6 +577,30 @@ def sleep_until(t: float) -> None:
 
 def next_tick(interval: float, after: float) -> float:
     return (int(after // interval) + 1) * interval
+
+
+def ticks_of(start: float, interval: float, syncs: int) -> list[float]:
+    """The broadcasts' instants inside a `window` that began at `start`."""
+    first = start + BEFORE_SYNC
+    return [first + i * interval for i in range(syncs)]
+
+
+def fanout_cpu(trace: CpuTrace, idle: CpuTrace, idle_ticks: list[float], replies: list[dict[str, Any]], keys: list[str],
+               interval: float) -> float:
+    """CPU seconds of the broadcasts' fan-outs: for each, from its tick to its last delivery, less
+    what the same span after a tick cost with no viewer (the sync itself, for ours)."""
+    total = 0.0
+    for k in keys:
+        lats = [v for r in replies for v in r["latency"].get(k, ())]
+        stamp = next((r["stamp"][k] for r in replies if k in r["stamp"]), None)
+        if not lats or stamp is None:
+            continue
+        tick = (stamp // interval) * interval  # the schedule's instant; ours stamps after its fetch
+        span = stamp + max(lats) - tick
+        total += trace.between(tick - 0.003, tick + span + 0.003)
+        if idle_ticks:
+            total -= statistics.fmean(idle.between(t - 0.003, t + span + 0.003) for t in idle_ticks)
+    return total
 
 
 def window(pids: list[int], interval: float, syncs: int) -> tuple[float, float, list[float]]:
@@ -587,7 +663,9 @@ def run_server(
                 raise RuntimeError(f"{name}: its processes changed ({pids} -> {server.pids()}): a worker restarted?\n{server.tail()}")
 
         rss0 = server.rss()
-        _, _, idle = window(pids, interval, args.syncs)
+        with CpuTrace(pids) as idle_trace:
+            idle_start, _, idle = window(pids, interval, args.syncs)
+        idle_ticks = ticks_of(idle_start, interval, args.syncs)
         idle_per_sync = sum(idle) / args.syncs
         held = 0
         for target in steps:
@@ -597,7 +675,8 @@ def run_server(
             time.sleep(interval)
             rss = server.rss()
             workers.collect()  # drop what arrived while connecting
-            start, end, cpu = window([*pids, *workers.pids], interval, args.syncs)
+            with CpuTrace(pids) as trace:
+                start, end, cpu = window([*pids, *workers.pids], interval, args.syncs)
             time.sleep(min(interval / 2, 1.0))  # stragglers of the last broadcast
             replies = workers.collect()
             same_processes()
@@ -642,6 +721,8 @@ def run_server(
                     failures=", ".join(f"{k} x{v}" for k, v in errors.items()) or "-",
                     spread_p99_ms=percentile(spreads, 0.99) * 1000,
                     round=getattr(args, "round", 1),
+                    fanout_cpu_us=fanout_cpu(trace, idle_trace, idle_ticks, replies, keys, interval) / delivered * 1e6
+                    if delivered else float("nan"),
                 )
             )
             print(f"  {name} {target:,}: {rows[-1]}", file=sys.stderr, flush=True)
@@ -805,12 +886,12 @@ def synthetic_messages(players: int, speed: float) -> tuple[bytes, bytes]:
 
 def table(rows: list[Step]) -> str:
     head = ("| round | server | viewers held | delivered / expected | first ms | p50 ms | p99 ms | spread p99 ms | max ms | server CPU µs/msg | "
-            "net of sync µs/msg | RSS KB/conn | load-gen CPU µs/msg | delta bytes | connect s |")
-    lines = [head, "|" + "---|" * 15]
+            "net of sync µs/msg | fan-out µs/msg | RSS KB/conn | load-gen CPU µs/msg | delta bytes | connect s |")
+    lines = [head, "|" + "---|" * 16]
     for r in rows:
         lines.append(
             f"| {r.round} | {r.server} | {r.held:,} | {r.delivered:,} / {r.expected:,} ({r.syncs} broadcasts) | {r.min_ms:.0f} | {r.p50_ms:.0f} | {r.p99_ms:.0f} | "
-            f"{r.spread_p99_ms:.0f} | {r.max_ms:.0f} | {r.cpu_us:.1f} | {r.net_cpu_us:.1f} | {r.rss_kb:.1f} | {r.client_cpu_us:.1f} | {r.delta_bytes:,} | {r.connect_s:.1f} |"
+            f"{r.spread_p99_ms:.0f} | {r.max_ms:.0f} | {r.cpu_us:.1f} | {r.net_cpu_us:.1f} | {r.fanout_cpu_us:.1f} | {r.rss_kb:.1f} | {r.client_cpu_us:.1f} | {r.delta_bytes:,} | {r.connect_s:.1f} |"
         )
     return "\n".join(lines)
 
@@ -820,7 +901,8 @@ OURS = ("goated serve", "goated serve --workers 2")
 
 def ratios(rows: list[Step]) -> str:
     """`goated serve` (and `--workers 2`, when measured) against each baseline at the same step of the same round."""
-    lines = ["| round | viewers | server | vs | p99 ratio | spread p99 ratio | CPU/msg ratio (net) | RSS/conn ratio |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| round | viewers | server | vs | p99 ratio | spread p99 ratio | CPU/msg ratio (net) | fan-out CPU/msg ratio | RSS/conn ratio |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name in OURS:
         ours = {(r.round, r.clients): r for r in rows if r.server == name}
         for r in rows:
@@ -830,7 +912,7 @@ def ratios(rows: list[Step]) -> str:
             spread = f"{mine.spread_p99_ms / r.spread_p99_ms:.2f}x" if r.spread_p99_ms else "-"
             lines.append(
                 f"| {r.round} | {r.clients:,} | {name} | {r.server} | {mine.p99_ms / r.p99_ms:.2f}x | {spread} | {mine.net_cpu_us / r.net_cpu_us:.2f}x | "
-                f"{mine.rss_kb / r.rss_kb:.2f}x |"
+                f"{mine.fanout_cpu_us / r.fanout_cpu_us:.2f}x | {mine.rss_kb / r.rss_kb:.2f}x |"
             )
     return "\n".join(lines)
 
@@ -854,8 +936,9 @@ def over_rounds(rows: list[Step], floors: dict[int, dict[str, float]]) -> str:
         "≤ 1.00x is at or below it):",
         "",
         "| server | vs | p99 ratios | median | rounds ≤ 1.0 | spread p99 ratios | median | rounds ≤ 1.0 | CPU/msg ratios (net) | median | "
-        "rounds ≤ 1.0 | CPU/msg ratios (all) | median | rounds ≤ 1.0 | RSS/conn ratios | median | rounds ≤ 1.2 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "rounds ≤ 1.0 | CPU/msg ratios (all) | median | rounds ≤ 1.0 | fan-out CPU/msg ratios | median | rounds ≤ 1.0 | "
+        "RSS/conn ratios | median | rounds ≤ 1.2 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in OURS:
         ours = {r.round: r for r in at_top if r.server == name}
@@ -864,21 +947,25 @@ def over_rounds(rows: list[Step], floors: dict[int, dict[str, float]]) -> str:
             if not pairs:
                 continue
             cells = []
-            for attr, bound in (("p99_ms", 1.0), ("spread_p99_ms", 1.0), ("net_cpu_us", 1.0), ("cpu_us", 1.0), ("rss_kb", 1.2)):
+            for attr, bound in (("p99_ms", 1.0), ("spread_p99_ms", 1.0), ("net_cpu_us", 1.0), ("cpu_us", 1.0), ("fanout_cpu_us", 1.0), ("rss_kb", 1.2)):
                 got = [getattr(m, attr) / getattr(b, attr) for m, b in pairs if getattr(b, attr)]
                 cells.append(", ".join(f"{x:.2f}" for x in got))
                 cells.append(f"**{statistics.median(got):.2f}x**" if got else "-")
                 cells.append(f"{sum(x <= bound for x in got)} of {len(got)}")
             lines.append(f"| {name} | {base} | " + " | ".join(cells) + " |")
     lines += ["", "Ratios are of the unrounded figures. CPU (net) is less what the same server spent over as many broadcasts "
-              "with no viewer (the sync for ours, the send timer for the bare server); CPU (all) is not.", "",
-              "| server | p99 ms per round | median | net CPU µs/msg per round | median | RSS KB/conn median |", "|---|---|---|---|---|---|"]
+              "with no viewer (the sync for ours, the send timer for the bare server); CPU (all) is not. Fan-out CPU is only "
+              "from each broadcast's tick to its last delivery (less the same span with no viewer): the keepalive pings between "
+              "broadcasts are not in it.", "",
+              "| server | p99 ms per round | median | net CPU µs/msg per round | median | fan-out CPU µs/msg per round | median | "
+              "RSS KB/conn median |", "|---|---|---|---|---|---|---|---|"]
     for name in sorted({r.server for r in at_top}, key=lambda n: (n not in OURS, n)):
         mine = [r for r in at_top if r.server == name]
-        p99s, cpus = [r.p99_ms for r in mine], [r.net_cpu_us for r in mine]
+        p99s, cpus, fans = [r.p99_ms for r in mine], [r.net_cpu_us for r in mine], [r.fanout_cpu_us for r in mine]
         lines.append(
             f"| {name} | {', '.join(f'{x:.0f}' for x in p99s)} | **{statistics.median(p99s):.0f}** | "
-            f"{', '.join(f'{x:.1f}' for x in cpus)} | **{statistics.median(cpus):.1f}** | {statistics.median(r.rss_kb for r in mine):.1f} |"
+            f"{', '.join(f'{x:.1f}' for x in cpus)} | **{statistics.median(cpus):.1f}** | "
+            f"{', '.join(f'{x:.1f}' for x in fans)} | **{statistics.median(fans):.1f}** | {statistics.median(r.rss_kb for r in mine):.1f} |"
         )
     if floors:
         medians = [f["median_us"] for f in floors.values()]

@@ -86,6 +86,43 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def send_rounds(socks: list[socket.socket], frame: bytes, rounds: int, gap: float) -> list[float]:
+    """µs of CPU per send, each round: `sock.send(frame)` to every socket."""
+    per_send = []
+    for _ in range(rounds):
+        time.sleep(gap)
+        before = cpu()
+        for s in socks:
+            s.send(frame)
+        per_send.append((cpu() - before) / len(socks) * 1e6)
+    return per_send
+
+
+def uvloop_rounds(socks: list[socket.socket], frame: bytes, rounds: int, gap: float) -> list[float]:
+    """µs of CPU per write, each round: `transport.write(frame)` to every socket's uvloop transport."""
+    import asyncio
+
+    import uvloop
+
+    async def run() -> list[float]:
+        loop = asyncio.get_running_loop()
+        transports = []
+        for s in socks:
+            transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, s)
+            transports.append(transport)
+        per_write = []
+        for _ in range(rounds):
+            await asyncio.sleep(gap)
+            before = cpu()
+            for t in transports:
+                t.write(frame)
+            per_write.append((cpu() - before) / len(transports) * 1e6)
+            assert all(t.get_write_buffer_size() == 0 for t in transports), "a write was buffered: the readers fell behind"
+        return per_write
+
+    return uvloop.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--viewers", type=at_least(1), default=10_000, help="loopback connections, each sent the frame once a round")
@@ -94,6 +131,9 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.5, help="seconds between rounds, for the reader to drain")
     parser.add_argument("--readers", type=at_least(1), default=4, help="processes holding the receiving ends")
     parser.add_argument("--pin", action="store_true", help="this process on the first CPU, the readers on the rest")
+    parser.add_argument("--via", choices=["send", "uvloop"], default="send",
+                        help="send: sock.send in a loop; uvloop: each socket wrapped in a uvloop transport, transport.write "
+                             "in a loop (the write path of goated serve and of the bare websockets server)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (best_us, median_us, worst_us, rounds) instead")
     args = parser.parse_args()
     args.readers = min(args.readers, args.viewers)
@@ -130,13 +170,7 @@ def main() -> None:
         assert pipe.recv() == "connected"
     frame = text_frame(args.bytes)
 
-    per_send = []
-    for _ in range(args.rounds):
-        time.sleep(args.gap)
-        before = cpu()
-        for s in socks:
-            s.send(frame)
-        per_send.append((cpu() - before) / len(socks) * 1e6)
+    per_send = uvloop_rounds(socks, frame, args.rounds, args.gap) if args.via == "uvloop" else send_rounds(socks, frame, args.rounds, args.gap)
     for pipe, child in zip(pipes, children, strict=True):
         pipe.send("stop")
         child.join(10)
