@@ -727,8 +727,9 @@ def run_server(
             )
             print(f"  {name} {target:,}: {rows[-1]}", file=sys.stderr, flush=True)
             if delivered and server_cpu < 100 / CLK_TCK:
-                print(f"  {name} {target:,}: only {server_cpu * CLK_TCK:.0f} CPU ticks of {1000 / CLK_TCK:.0f} ms in the window: its µs/msg moves in "
-                      f"steps of {1e6 / CLK_TCK / delivered:.1f} µs (more viewers or --syncs for a finer figure)", file=sys.stderr, flush=True)
+                print(f"  {name} {target:,}: only {server_cpu * CLK_TCK:.0f} CPU ticks of {1000 / CLK_TCK:.0f} ms in the window: its server "
+                      f"and net-of-sync µs/msg move in steps of {1e6 / CLK_TCK / delivered:.1f} µs (the fan-out column is not in ticks; "
+                      f"more viewers or --syncs for a finer figure)", file=sys.stderr, flush=True)
             if len(pids) > 1:
                 split = ", ".join(f"pid {p}: {c:.2f} s CPU, {open_fds(p):,} fds" for p, c in zip(pids, cpu, strict=False))
                 print(f"  {name} {target:,}, per process: {split}", file=sys.stderr, flush=True)

@@ -7,7 +7,9 @@ with no server at all: N loopback connections, the sending ends held by this pro
 blocking sockets, a Python `for` loop of `sock.send(frame)`), the receiving ends drained by
 `--readers` child processes on uvloop (a protocol that drops the bytes; as many processes as the
 fan-out bench's load generators, 4 by default).
-The same frame bytes go to every socket, as a prepared websocket frame would.
+The same frame bytes go to every socket, as a prepared websocket frame would. `--via uvloop`
+instead wraps each sending end in a uvloop transport and calls `transport.write(frame)`, the
+write path of `goated serve` and of the bare `websockets` server.
 
     .venv/bin/python -m bench.write_floor --viewers 10000 --bytes 3300 --rounds 20 [--readers 4] [--pin]
 
@@ -134,7 +136,7 @@ def main() -> None:
     parser.add_argument("--via", choices=["send", "uvloop"], default="send",
                         help="send: sock.send in a loop; uvloop: each socket wrapped in a uvloop transport, transport.write "
                              "in a loop (the write path of goated serve and of the bare websockets server)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (best_us, median_us, worst_us, rounds) instead")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (via, best_us, median_us, worst_us, rounds) instead")
     args = parser.parse_args()
     args.readers = min(args.readers, args.viewers)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -176,11 +178,12 @@ def main() -> None:
         child.join(10)
     ordered = sorted(per_send)
     if args.json:
-        print(json.dumps({"best_us": ordered[0], "median_us": statistics.median(ordered), "worst_us": ordered[-1], "rounds": args.rounds}))
+        print(json.dumps({"via": args.via, "best_us": ordered[0], "median_us": statistics.median(ordered), "worst_us": ordered[-1],
+                          "rounds": args.rounds}))
         return
     print(
         f"{args.viewers:,} loopback sockets, {len(frame):,}-byte frame, {'pinned' if reader_cpus else 'unpinned'}: "
-        f"CPU per send(2) best {ordered[0]:.1f} µs, median {statistics.median(ordered):.1f} µs, worst {ordered[-1]:.1f} µs "
+        f"CPU per {'transport.write' if args.via == 'uvloop' else 'send(2)'} best {ordered[0]:.1f} µs, median {statistics.median(ordered):.1f} µs, worst {ordered[-1]:.1f} µs "
         f"over {args.rounds} rounds"
     )
 
