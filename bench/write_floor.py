@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection as Pipe
 
+from server.realtime.frames import text_frame
+
 
 def reader(port: int, count: int, cpus: set[int] | None, pipe: Pipe) -> None:
     """Open `count` connections to 127.0.0.1:port and drop whatever arrives, until told to stop."""
@@ -58,17 +60,6 @@ def reader(port: int, count: int, cpus: set[int] | None, pipe: Pipe) -> None:
             t.close()
 
     uvloop.run(main())
-
-
-def text_frame(size: int) -> bytes:
-    """An unmasked websocket text frame carrying `size` bytes, as a server sends it (RFC 6455 5.2)."""
-    if size < 126:
-        header = bytes([0x81, size])
-    elif size < 1 << 16:
-        header = bytes([0x81, 126]) + size.to_bytes(2, "big")
-    else:
-        header = bytes([0x81, 127]) + size.to_bytes(8, "big")
-    return header + b"x" * size
 
 
 def at_least(low: int) -> Callable[[str], int]:
@@ -170,7 +161,7 @@ def main() -> None:
         socks.append(conn)
     for pipe in pipes:
         assert pipe.recv() == "connected"
-    frame = text_frame(args.bytes)
+    frame = text_frame("x" * args.bytes)  # the server's own framing (server/realtime/frames.py)
 
     per_send = uvloop_rounds(socks, frame, args.rounds, args.gap) if args.via == "uvloop" else send_rounds(socks, frame, args.rounds, args.gap)
     for pipe, child in zip(pipes, children, strict=True):
