@@ -591,7 +591,7 @@ def fanout_cpu(trace: CpuTrace, idle: CpuTrace, idle_ticks: list[float], replies
     what the same span after a tick cost with no viewer (the sync itself, for ours)."""
     total = 0.0
     for k in keys:
-        lats = [v for r in replies for v in r["latency"].get(k, ())]
+        lats = broadcast_latencies(replies, k)
         stamp = next((r["stamp"][k] for r in replies if k in r["stamp"]), None)
         if not lats or stamp is None:
             continue
@@ -619,10 +619,15 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+def broadcast_latencies(replies: list[dict[str, Any]], key: str) -> list[float]:
+    """Every delivery's latency of the broadcast `key`, from all load generators."""
+    return [v for r in replies for v in r["latency"].get(key, ())]
+
+
 def delivery_spreads(replies: list[dict[str, Any]], keys: list[str]) -> Iterator[float]:
     """For each broadcast, each delivery's latency less the earliest delivery of it (all workers)."""
     for k in keys:
-        lats = [v for r in replies for v in r["latency"].get(k, ())]
+        lats = broadcast_latencies(replies, k)
         if lats:
             first = min(lats)
             yield from (v - first for v in lats)
@@ -1028,32 +1033,24 @@ def main() -> int:
     delta = snapshot = None
     for rnd in range(1, args.rounds + 1):
         args.round = rnd  # each Step records it
-        found_in_round: list[Step] = []
-        if "goated" in servers:
-            found, captured = bench_goated(args, steps, capture=delta is None)
-            found_in_round += found
-            deltas = sorted(captured.get("deltas", []), key=len)
-            if delta is None and deltas:
-                delta = deltas[len(deltas) // 2]  # the median-sized delta the viewers really got
-            snapshot = snapshot or captured.get("snapshot")
-        if "goated-2" in servers:
-            found, captured = bench_goated(args, steps, workers=2, capture=delta is None)
-            found_in_round += found
-            deltas = sorted(captured.get("deltas", []), key=len)
-            if delta is None and deltas:
-                delta = deltas[len(deltas) // 2]
-            snapshot = snapshot or captured.get("snapshot")
+        for kind, workers in (("goated", 1), ("goated-2", 2)):
+            if kind in servers:
+                found, captured = bench_goated(args, steps, workers=workers, capture=delta is None)
+                rows += found
+                deltas = sorted(captured.get("deltas", []), key=len)
+                if delta is None and deltas:
+                    delta = deltas[len(deltas) // 2]  # the median-sized delta the viewers really got
+                snapshot = snapshot or captured.get("snapshot")
         if delta is None or snapshot is None:
             delta, snapshot = synthetic_messages(args.players, args.speed)
         if args.with_default_gc:
-            found_in_round += bench_goated(args, steps, default_gc=True)[0]
+            rows += bench_goated(args, steps, default_gc=True)[0]
         for kind in ("raw", "litestar"):
             if kind in servers:
-                found_in_round += bench_baseline(kind, args, steps, delta, snapshot)
+                rows += bench_baseline(kind, args, steps, delta, snapshot)
         if args.floor:
             floors[rnd] = write_floor(steps[-1], len(delta), args.workers)
             print(f"  round {rnd}: bare send(2) per viewer {floors[rnd]}", file=sys.stderr, flush=True)
-        rows += found_in_round
     pinned = f"; server pinned to CPU {sorted(PIN['server'])}, the rest to {sorted(PIN['load'])}" if PIN else ""
     print(f"### Fan-out: {args.workers} load-generator processes ({LOADGEN_NAMES[args.loadgen]}){pinned}, a broadcast every {args.interval:g} s, "
           f"{args.syncs} broadcasts per step ({time.monotonic() - started:.0f} s; load average {os.getloadavg()[0]:.1f} at the end)\n")

@@ -31,8 +31,8 @@ AGE = re.compile(r"just now|(\d+) s ago|(\d+) min ago")
 async def assert_age_shown(page: Page, site: Site) -> None:
     """#synced tells the board's true age (its synced_at from the API, by the test's clock), within
     the page's once-a-second refresh: on a slow machine it says "12 s ago", and that is right."""
-    page_ = (await site.http.get(f"{site.base}/api/leaderboard/monthly", params={"limit": 1})).json()
-    synced_at = datetime.fromisoformat(page_["synced_at"])
+    board = (await site.http.get(f"{site.base}/api/leaderboard/monthly", params={"limit": 1})).json()
+    synced_at = datetime.fromisoformat(board["synced_at"])
     await expect(page.locator("#synced")).to_have_text(AGE)
     text = (await page.locator("#synced").inner_text()).strip()
     age = (datetime.now(UTC) - synced_at).total_seconds()
