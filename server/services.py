@@ -123,6 +123,7 @@ class Services:
             "backend": "redis" if self.redis is not None else "memory",
             "received": self.relay.received,
             "publish_errors": self.relay.publish_errors,
+            "resyncs": self.relay.resyncs,
         }
         if not self.supervisor.running("relay"):
             return Part(status="degraded", detail="event relay is not running: other processes' events do not reach this one", info=info)
@@ -205,7 +206,13 @@ async def running_services(
         async def resync() -> None:
             await services.resync()  # `services` is bound just below, before the relay ever runs
 
-        relay = Relay(channels, live, hub, resync, event_decoder.decode)
+        relay = Relay(
+            channels, live, hub, resync, event_decoder.decode,
+            until_subscribed=backend.until_subscribed if isinstance(backend, ResilientRedisPubSubBackend) else None,
+        )
+        # Hear the other processes before loading anything their events move forward (boards,
+        # races): what they publish meanwhile waits for the relay instead of being lost.
+        await relay.subscribe()
         sync = SyncService(upstream, store, live, relay.publish, clock, settings.name_mask)
         await sync.load()
 

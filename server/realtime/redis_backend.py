@@ -37,6 +37,14 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
         self._channels: set[str] = set()
         self._pubsub: PubSub | None = None
         self._subscribed = asyncio.Event()
+        # The channels Redis has confirmed on the current connection (its `subscribe` replies):
+        # only from then on does a PUBLISH by another process reach this one.
+        self._confirmed: set[str] = set()
+        # Set once every channel is confirmed, or once a connection attempt has failed.
+        self._settled = asyncio.Event()
+        # A caller gave up waiting for the confirmation (until_subscribed): the first
+        # connection then owes its subscribers the gap message, as a reconnection does.
+        self._gap_owed = False
         self.connected = False
         self.last_error: str | None = None
         self.reconnects = 0
@@ -59,13 +67,41 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
     async def subscribe(self, channels: Iterable[str]) -> None:
         new = set(channels) - self._channels
         self._channels |= new
-        if new and self._pubsub is not None and self.connected:
-            await self._pubsub.subscribe(*(self._key(c) for c in new))
+        if new:
+            self._settled.clear()
+            if self._pubsub is not None and self.connected:
+                await self._pubsub.subscribe(*(self._key(c) for c in new))
         self._subscribed.set()
+
+    async def until_subscribed(self, timeout: float) -> bool:
+        """Wait until Redis has confirmed every subscribed channel, so that whatever another
+        process publishes from now on reaches this one. Call it before loading the state those
+        events move forward, or the events published in between are lost.
+
+        Returns True once confirmed; False when the connection failed or `timeout` (seconds)
+        passed first. Then the subscribers get the gap message as soon as the subscription is
+        in place (the relay resyncs on it), since events may have been missed meanwhile.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._settled.wait()
+        except TimeoutError:
+            pass
+        confirmed = self.connected and self._channels <= self._confirmed
+        if not confirmed:
+            self._gap_owed = True
+        return confirmed
+
+    def _confirm(self, raw_channel: bytes, prefix: bytes) -> None:
+        if raw_channel.startswith(prefix):
+            self._confirmed.add(raw_channel[len(prefix) :].decode())
+        if self._channels <= self._confirmed:
+            self._settled.set()
 
     async def unsubscribe(self, channels: Iterable[str]) -> None:
         gone = set(channels) & self._channels
         self._channels -= gone
+        self._confirmed -= gone
         if gone and self._pubsub is not None and self.connected:
             await self._pubsub.unsubscribe(*(self._key(c) for c in gone))
 
@@ -78,7 +114,10 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
                 await self._pubsub.aclose()
             except RedisError:
                 pass  # the old connection is already broken; a new one replaces it
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._confirmed.clear()
+        self._settled.clear()
+        # Subscribe replies are read (not ignored): they are the confirmations until_subscribed awaits.
+        pubsub = self._redis.pubsub()
         await pubsub.subscribe(*(self._key(c) for c in self._channels))
         self._pubsub = pubsub
         return pubsub
@@ -90,24 +129,30 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
             await self._subscribed.wait()
             try:
                 pubsub = await self._connect()
+                lost = False
                 if not self.connected:
                     lost = attempt > 0
                     if lost:
                         log.info("redis is back: resubscribed to %s", sorted(self._channels))
                     self.connected, self.last_error, attempt = True, None, 0
-                    if lost and self._gap_message is not None:
-                        yield self._gap_message
                 while True:
                     message = await pubsub.get_message(timeout=self._poll)
-                    if message is None or message.get("type") != "message":
+                    if message is None:
                         continue
                     raw_channel: bytes = message["channel"]
-                    if raw_channel.startswith(prefix):
+                    if message.get("type") == "subscribe":
+                        self._confirm(raw_channel, prefix)
+                        if (lost or self._gap_owed) and self._settled.is_set() and self._gap_message is not None:
+                            # Only now is nothing more lost: a resync from here on sees every later event.
+                            lost = self._gap_owed = False
+                            yield self._gap_message
+                    elif message.get("type") == "message" and raw_channel.startswith(prefix):
                         yield raw_channel[len(prefix) :].decode(), message["data"]
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 if self.connected or attempt == 0:
                     log.error("redis connection lost (%s); serving local viewers, reconnecting", exc)
                 self.connected, self.last_error = False, f"{type(exc).__name__}: {exc}"
+                self._settled.set()  # nobody waits on a confirmation that cannot come now
                 self.reconnects += 1
                 delay = full_jitter(attempt, RECONNECT_BASE, RECONNECT_CAP)
                 attempt += 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 from redis.exceptions import RedisError
-from litestar.channels import ChannelsPlugin
+from litestar.channels import ChannelsPlugin, Subscriber
 
 from server.leaderboard.board import Board, Period
 from server.leaderboard.live import LiveBoards, Outcome
@@ -18,6 +18,10 @@ from server.realtime.messages import EVENTS_CHANNEL, BoardsSynced, ChannelsGap, 
 log = logging.getLogger(__name__)
 
 Event = msgspec.Struct  # any wire event
+
+# Seconds a starting process waits for the backend to confirm its subscription before it loads
+# its state anyway (Redis down or slow: the gap message and a resync follow once subscribed).
+SUBSCRIBE_TIMEOUT = 5.0
 
 
 class Relay:
@@ -34,8 +38,13 @@ class Relay:
         hub: Hub,
         resync: Callable[[], Awaitable[None]],  # rebuild all derived state and resnapshot viewers
         decode: Callable[[bytes], Event],  # every feature's events, as one union (server/events.py)
+        # Waits (seconds at most) until the backend confirms the subscription (Redis); None when
+        # subscribing is immediate (the in-process backend).
+        until_subscribed: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
         self._decode = decode
+        self._until_subscribed = until_subscribed
+        self._subscriber: Subscriber | None = None
         self._channels = channels
         self._live = live
         self._hub = hub
@@ -45,6 +54,8 @@ class Relay:
         # Called with each event this process produces (/metrics counts race transitions).
         self.on_publish: list[Callable[[Event], None]] = []
         self.received = 0
+        # Reloads from the database because events may have been missed (/health shows it).
+        self.resyncs = 0
         self.handler_errors = 0
         self.publish_errors = 0
         self.last_publish_error: str | None = None
@@ -88,6 +99,11 @@ class Relay:
                 log.exception("a %s handler failed; the other handlers still ran", type(event).__name__)
         return outcome
 
+    async def _reload(self, why: str) -> None:
+        log.warning("%s", why)
+        self.resyncs += 1
+        await self._resync()
+
     def resnapshot(self) -> None:
         """After a reload, viewers' seq no longer lines up: give them fresh snapshots."""
         for period in Period:
@@ -95,10 +111,27 @@ class Relay:
             if self._hub.subscribers(channel):
                 self._hub.broadcast(channel, self._live.snapshot_text(period, channel, None))
 
+    async def subscribe(self, timeout: float = SUBSCRIBE_TIMEOUT) -> Subscriber:
+        """Start hearing every process's events, before this one loads the state they move
+        forward: what is published while it loads then waits in the subscriber's queue (the
+        versions it loaded are skipped as stale) instead of being lost between the load and
+        the subscription. Waits `timeout` seconds at most for the backend to confirm; past
+        that, the backend sends the gap message once it is subscribed, and `run` resyncs."""
+        if self._subscriber is None:
+            self._subscriber = await self._channels.subscribe([EVENTS_CHANNEL])
+            if self._until_subscribed is not None and not await self._until_subscribed(timeout):
+                log.warning("the channels backend has not confirmed the subscription yet: a resync follows once it does")
+        return self._subscriber
+
     async def run(self) -> None:
-        """Consume the shared events channel until cancelled."""
-        subscriber = await self._channels.subscribe([EVENTS_CHANNEL])
+        """Consume the shared events channel until cancelled. Subscribes first if `subscribe`
+        was not called, or after a failure: then it resyncs, as events may have been missed
+        while nobody listened."""
+        restarted = self._subscriber is None
+        subscriber = await self.subscribe()
         try:
+            if restarted:
+                await self._reload("the relay restarted: reloading what may have been published meanwhile")
             async for raw in subscriber.iter_events():
                 self.received += 1
                 try:
@@ -107,10 +140,9 @@ class Relay:
                     log.error("dropped an undecodable event from the channels backend: %s", exc)
                     continue
                 if isinstance(event, ChannelsGap):
-                    log.warning("the channels backend was disconnected: reloading what may have been missed")
-                    await self._resync()
+                    await self._reload("the channels backend was disconnected: reloading what may have been missed")
                 elif self.deliver(event) == Outcome.GAP:
-                    log.warning("missed board versions (at %d, got %d): reloading", self._live.seq, event.seq)
-                    await self._resync()
+                    await self._reload(f"missed board versions (at {self._live.seq}, got {event.seq}): reloading")
         finally:
+            self._subscriber = None
             await self._channels.unsubscribe(subscriber)
