@@ -92,6 +92,11 @@ async def test_redis_outage_degrades_then_fans_out_again(sqlite_url: str, redis_
                 httpx.AsyncClient() as http,
             ):
                 assert (await leader.sync.run_once("test")).status == "ok"
+                # The follower hears version 1 through Redis, a moment after the leader's sync
+                # returns (on a busy machine, after the viewers below would have subscribed).
+                async with asyncio.timeout(10):
+                    while follower.live.seq < 1:
+                        await asyncio.sleep(0.01)
                 async with websockets.connect(ws_url(leader_base)) as on_leader, websockets.connect(ws_url(follower_base)) as on_follower:
                     for ws in (on_leader, on_follower):
                         await ws.send(json.dumps({"op": "subscribe", "channel": "leaderboard:all_time"}))
