@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
 
 from server.db.engine import DATA_ERRORS
 from server.db.tables import HistoryPoint, PlayerRow, SyncRun
@@ -58,6 +59,20 @@ class BoardStore:
             PlayerRow.all_time,
         ).where(PlayerRow.gone_at.is_null()).run()
         return [Player(**row) for row in rows]
+
+    async def load_board(self) -> tuple[list[Player], LastSync | None]:
+        """The players on the board and the last good sync (the version they are at), read
+        from one snapshot of the database. Read apart, a sync committing in between would
+        label the players of one version with a later one: a replica that loads them would
+        then skip the later versions' events as already held, and serve a board it never
+        reached. SQLite's read transaction is one snapshot already; PostgreSQL's default
+        (read committed) is not, hence REPEATABLE READ."""
+        async with self.engine.transaction():
+            if isinstance(self.engine, PostgresEngine):
+                await SyncRun.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").run()
+            last = await self.last_sync()
+            players = await self.load_players()
+        return players, last
 
     async def last_sync(self) -> LastSync | None:
         row = (

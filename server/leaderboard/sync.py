@@ -267,8 +267,8 @@ class SyncService:
 
     async def load(self) -> None:
         """Resume from the database so the first sync diffs against the last board."""
-        players = public_players(await self._store.load_players(), self._names)
-        last = await self._store.last_sync()
+        stored, last = await self._store.load_board()
+        players = public_players(stored, self._names)
         self._players = {p.uid: p for p in players}
         self._seq = last.seq if last else 0
         self._synced_at = last.finished_at if last else None
