@@ -42,8 +42,8 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
         self._confirmed: set[str] = set()
         # Set once every channel is confirmed, or once a connection attempt has failed.
         self._settled = asyncio.Event()
-        # A caller gave up waiting for the confirmation (until_subscribed): the first
-        # connection then owes its subscribers the gap message, as a reconnection does.
+        # A caller gave up waiting for the confirmation (until_subscribed): the subscribers are
+        # owed the gap message, sent once a subscription is confirmed, as after a reconnection.
         self._gap_owed = False
         self.connected = False
         self.last_error: str | None = None
@@ -92,28 +92,43 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
             self._gap_owed = True
         return confirmed
 
-    def _confirm(self, raw_channel: bytes, prefix: bytes) -> None:
+    def _confirm(self, raw_channel: bytes, prefix: bytes) -> bool:
+        """Record Redis's confirmation of a channel; True if it was confirmed already on this
+        connection: redis-py reconnected and resubscribed by itself (the client retries a
+        failed read once), and what was published in between is lost."""
+        again = False
         if raw_channel.startswith(prefix):
-            self._confirmed.add(raw_channel[len(prefix) :].decode())
+            channel = raw_channel[len(prefix) :].decode()
+            again = channel in self._confirmed
+            self._confirmed.add(channel)
         if self._channels <= self._confirmed:
             self._settled.set()
+        return again
 
     async def unsubscribe(self, channels: Iterable[str]) -> None:
         gone = set(channels) & self._channels
         self._channels -= gone
         self._confirmed -= gone
+        if not self._channels:
+            self._subscribed.clear()  # a reconnection waits for the next subscription
         if gone and self._pubsub is not None and self.connected:
             await self._pubsub.unsubscribe(*(self._key(c) for c in gone))
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
         return []
 
-    async def _connect(self) -> PubSub:
+    async def _connect(self) -> PubSub | None:
+        """A new pub/sub connection subscribed to every channel; None when there is none to
+        subscribe to (the relay is between two subscriptions): then wait for the next."""
         if self._pubsub is not None:
             try:
                 await self._pubsub.aclose()
             except RedisError:
                 pass  # the old connection is already broken; a new one replaces it
+            self._pubsub = None
+        if not self._channels:
+            self._subscribed.clear()
+            return None
         self._confirmed.clear()
         self._settled.clear()
         # Subscribe replies are read (not ignored): they are the confirmations until_subscribed awaits.
@@ -129,6 +144,8 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
             await self._subscribed.wait()
             try:
                 pubsub = await self._connect()
+                if pubsub is None:
+                    continue
                 lost = False
                 if not self.connected:
                     lost = attempt > 0
@@ -141,7 +158,10 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
                         continue
                     raw_channel: bytes = message["channel"]
                     if message.get("type") == "subscribe":
-                        self._confirm(raw_channel, prefix)
+                        if self._confirm(raw_channel, prefix):
+                            log.warning("redis dropped the subscription and redis-py restored it: reloading what may have been missed")
+                            self.reconnects += 1
+                            lost = True
                         if (lost or self._gap_owed) and self._settled.is_set() and self._gap_message is not None:
                             # Only now is nothing more lost: a resync from here on sees every later event.
                             lost = self._gap_owed = False
