@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+from redis.asyncio import Redis
 
+from server.leaderboard.board import Period
 from server.services import Services, running_services
 from server.settings import Settings
 from tests.conftest import Sim, live_settings, running_sim
@@ -29,6 +31,7 @@ from tests.tcp_proxy import TcpProxy
 @dataclass
 class Leader:
     prefix: str  # the deployment's Redis prefix
+    base: str  # its HTTP address
     seq: int = 0  # the board version of its latest sync
     syncing: asyncio.Event = field(default_factory=asyncio.Event)  # cleared: no new sync starts
     in_sync: asyncio.Lock = field(default_factory=asyncio.Lock)  # held while a sync runs
@@ -47,7 +50,7 @@ async def syncing_leader(pg_url: str, redis_url: str, sim: Sim) -> AsyncIterator
     env = replica_env(pg_url, redis_url, sim.base_url, sync_interval="3600", ADMIN_TOKEN=TOKEN, RATE_LIMIT_PER_MINUTE="1000000")
     async with replica(env) as (base, _), httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as http:
         assert await leader_flag(base)
-        leader = Leader(prefix=env["REDIS_PREFIX"])
+        leader = Leader(prefix=env["REDIS_PREFIX"], base=base)
         leader.syncing.set()
 
         async def sync_forever() -> None:
@@ -81,6 +84,18 @@ async def hears(follower: Services, leader: Leader, versions: int) -> int:
     return await until_seq(lambda: follower.live.seq, leader.seq + versions)
 
 
+async def assert_same_boards(follower: Services, leader: Leader) -> None:
+    """The follower's boards, row by row, are the leader's (pause the leader first)."""
+    assert follower.live.seq == leader.seq
+    async with httpx.AsyncClient(base_url=leader.base) as http:
+        for period in Period:
+            page = (await http.get(f"/api/leaderboard/{period.value}", params={"limit": 1000})).json()
+            assert page["seq"] == leader.seq and page["total"] <= 1000
+            theirs = [(r["rank"], r["uid"], r["name"], r["amount"]) for r in page["rows"]]
+            ours = [(r.rank, r.uid, r.name, r.amount) for r in follower.live.board(period).rows]
+            assert ours == theirs, f"{period.value}: the follower's board differs from the leader's"
+
+
 def follower_settings(pg_url: str, redis_url: str, sim: Sim, leader: Leader) -> Settings:
     return live_settings(pg_url, sim, redis_url=redis_url, redis_prefix=leader.prefix)
 
@@ -96,6 +111,12 @@ async def test_a_replica_joining_mid_publish_hears_every_version_without_a_reloa
                 await hears(follower, leader, 5)
                 assert follower.relay.resyncs == 0, f"join {join}: the follower reloaded after missing versions"
                 assert follower.channels_health().info["resyncs"] == 0
+                # It reached the leader's boards, not only its version: the players it loaded
+                # were those of the version it loaded (one database snapshot, BoardStore.load_board).
+                await leader.pause()
+                await hears(follower, leader, 0)
+                await assert_same_boards(follower, leader)
+                leader.syncing.set()
 
 
 async def test_a_replica_starting_without_redis_reloads_once_when_it_is_back(pg_url: str, redis_url: str) -> None:
@@ -133,6 +154,34 @@ async def test_a_restarted_relay_reloads_what_was_published_while_it_was_down(pg
             # No version is published now, so no gap can show: it reloads because it restarted.
             await until_seq(lambda: follower.live.seq, leader.seq)
             assert follower.relay.resyncs == 1
+            leader.syncing.set()
+            await hears(follower, leader, 3)
+            assert follower.relay.resyncs == 1, "one reload, then every version in turn"
+
+
+async def test_a_subscription_redis_py_restores_by_itself_still_reloads(pg_url: str, redis_url: str) -> None:
+    """Redis drops the follower's pub/sub connection (here CLIENT KILL; in life a proxy or a
+    failover). redis-py retries the failed read once: it reconnects and resubscribes without a
+    word, so what was published in between is lost unseen. The backend notices the second
+    confirmation of the same channel, counts a reconnection, and the relay reloads."""
+    async with running_sim(players=200, speed=3000) as sim, syncing_leader(pg_url, redis_url, sim) as leader:
+        async with running_services(follower_settings(pg_url, redis_url, sim, leader), schedule=False, lead=False) as follower:
+            await hears(follower, leader, 3)
+            backend = follower.channels._backend  # noqa: SLF001 - the plugin does not expose it
+            before = backend.reconnects
+            await leader.pause()
+            await hears(follower, leader, 0)
+            host, port = backend._pubsub.connection._writer.get_extra_info("sockname")[:2]  # noqa: SLF001
+            admin = Redis.from_url(redis_url)
+            try:
+                ours = [c for c in await admin.client_list(_type="pubsub") if c["addr"] == f"{host}:{port}"]
+                assert len(ours) == 1, "the follower's pub/sub connection is on the server"
+                assert await admin.client_kill_filter(_id=ours[0]["id"]) == 1
+            finally:
+                await admin.aclose()
+            await until_seq(lambda: follower.relay.resyncs, 1)
+            assert backend.connected and backend.reconnects == before + 1
+            assert backend._pubsub.connection._writer.get_extra_info("sockname")[1] != port  # noqa: SLF001 - a new connection
             leader.syncing.set()
             await hears(follower, leader, 3)
             assert follower.relay.resyncs == 1, "one reload, then every version in turn"
