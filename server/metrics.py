@@ -293,7 +293,7 @@ class ServicesCollector(Collector):
         yield _counter("goated_channels_reconnects", "Reconnections to Redis", reconnects)
         yield _counter("goated_channels_events_received", "Events received from the channels backend", relay.received)
         yield _counter("goated_channels_publish_errors", "Events that could not be published to other processes", relay.publish_errors)
-        yield _counter("goated_channels_resyncs", "Reloads from the database because events may have been missed (a gap in board versions, a Redis reconnect, a relay restart)", relay.resyncs)
+        yield _counter("goated_channels_resyncs", "Reloads from the database begun because events may have been missed (a gap in board versions, a Redis reconnect, a relay restart)", relay.resyncs)
         yield _gauge("goated_channels_relay_running", "1 if the event relay task is running", 1 if services.supervisor.running("relay") else 0)
 
     def _races(self, services: Services) -> Iterator[Metric]:

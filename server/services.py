@@ -97,8 +97,8 @@ class Services:
         return await build_report(self)
 
     async def resync(self) -> None:
-        """After any gap (missed board versions, a channels backend reconnect, a new
-        leadership): rebuild everything this replica derives from the database — the boards,
+        """After any gap (missed board versions, a channels backend reconnect, a relay
+        restart, a new leadership): rebuild everything this replica derives from the database — the boards,
         the races and `race:current` — and give every viewer fresh snapshots. The one path."""
         await self.sync.load()
         self.relay.resnapshot()

@@ -54,7 +54,7 @@ class Relay:
         # Called with each event this process produces (/metrics counts race transitions).
         self.on_publish: list[Callable[[Event], None]] = []
         self.received = 0
-        # Reloads from the database because events may have been missed (/health shows it).
+        # Reloads from the database begun because events may have been missed (/health shows it).
         self.resyncs = 0
         self.handler_errors = 0
         self.publish_errors = 0
