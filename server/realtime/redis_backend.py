@@ -67,11 +67,14 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
     async def subscribe(self, channels: Iterable[str]) -> None:
         new = set(channels) - self._channels
         self._channels |= new
+        self._subscribed.set()  # before any send: a failed one must still leave the stream loop reconnecting
         if new:
             self._settled.clear()
             if self._pubsub is not None and self.connected:
-                await self._pubsub.subscribe(*(self._key(c) for c in new))
-        self._subscribed.set()
+                try:
+                    await self._pubsub.subscribe(*(self._key(c) for c in new))
+                except (RedisError, OSError) as exc:  # the stream loop reconnects and subscribes every channel
+                    log.warning("could not subscribe to %s (%s): subscribing on reconnection", sorted(new), exc)
 
     async def until_subscribed(self, timeout: float) -> bool:
         """Wait until Redis has confirmed every subscribed channel, so that whatever another
@@ -97,8 +100,8 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
         connection: redis-py reconnected and resubscribed by itself (the client retries a
         failed read once), and what was published in between is lost."""
         again = False
-        if raw_channel.startswith(prefix):
-            channel = raw_channel[len(prefix) :].decode()
+        channel = raw_channel[len(prefix) :].decode() if raw_channel.startswith(prefix) else None
+        if channel in self._channels:  # a late reply for a channel since unsubscribed is no news
             again = channel in self._confirmed
             self._confirmed.add(channel)
         if self._channels <= self._confirmed:
@@ -112,7 +115,10 @@ class ResilientRedisPubSubBackend(ChannelsBackend):
         if not self._channels:
             self._subscribed.clear()  # a reconnection waits for the next subscription
         if gone and self._pubsub is not None and self.connected:
-            await self._pubsub.unsubscribe(*(self._key(c) for c in gone))
+            try:
+                await self._pubsub.unsubscribe(*(self._key(c) for c in gone))
+            except (RedisError, OSError) as exc:  # a reconnection subscribes only what is left
+                log.warning("could not unsubscribe from %s (%s)", sorted(gone), exc)
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
         return []
