@@ -67,8 +67,9 @@ class BoardStore:
         then skip the later versions' events as already held, and serve a board it never
         reached. SQLite's read transaction is one snapshot already; PostgreSQL's default
         (read committed) is not, hence REPEATABLE READ."""
+        outer = self.engine.current_transaction.get() is not None  # then it is the caller's snapshot
         async with self.engine.transaction():
-            if isinstance(self.engine, PostgresEngine):
+            if isinstance(self.engine, PostgresEngine) and not outer:
                 await SyncRun.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").run()
             last = await self.last_sync()
             players = await self.load_players()

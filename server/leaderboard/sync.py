@@ -268,6 +268,13 @@ class SyncService:
     async def load(self) -> None:
         """Resume from the database so the first sync diffs against the last board."""
         stored, last = await self._store.load_board()
+        held = max(self._seq, self._live.seq)
+        if last is not None and last.seq < held:
+            # A sync of this process committed (or was held in memory) while the database was
+            # read: what this process holds is newer, and going back would make its next sync
+            # repeat a version every replica already has.
+            log.info("the database is at board version %d, behind this process's %d: kept what it holds", last.seq, held)
+            return
         players = public_players(stored, self._names)
         self._players = {p.uid: p for p in players}
         self._seq = last.seq if last else 0
