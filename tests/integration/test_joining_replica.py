@@ -185,3 +185,25 @@ async def test_a_subscription_redis_py_restores_by_itself_still_reloads(pg_url: 
             leader.syncing.set()
             await hears(follower, leader, 3)
             assert follower.relay.resyncs == 1, "one reload, then every version in turn"
+
+
+async def test_a_reload_never_takes_a_process_back_to_an_older_version(pg_url: str) -> None:
+    """A reload that reads the database while this process's own sync commits (or while its
+    writes are held in memory) sees an older version than the process holds. Taking it would
+    make the next sync repeat a version every replica already has; the process keeps its own."""
+    from server.db.tables import SyncRun
+
+    async with running_sim(players=200, speed=3000) as sim:
+        async with running_services(live_settings(pg_url, sim), schedule=False) as services:
+            for _ in range(3):
+                assert (await services.sync.run_once("test")).status == "ok"
+            assert services.live.seq == 3
+            # The database one version behind what the process holds, as the reload would read it
+            # mid-commit (the run of version 3 not yet visible).
+            await SyncRun.update({SyncRun.status: "running"}).where(SyncRun.seq == 3).run()
+            await services.resync()
+            assert services.live.seq == 3 and services.sync.players, "it kept the version it holds"
+            assert (await services.sync.run_once("test")).seq == 4, "the next sync moves on, not back to 3"
+            await SyncRun.update({SyncRun.status: "ok"}).where(SyncRun.seq == 3).run()
+            await services.resync()  # the database level with the process again: a reload takes it
+            assert services.live.seq == 4
