@@ -93,11 +93,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     server = GoatedServer(uvicorn_config(app, settings), app)
     tune_gc()
-    if args.reuse_port:
-        server.run(sockets=[reuse_port_socket(settings.host, settings.port)])
-    else:
+    if not args.reuse_port:
         print(f"Goated Live: {base}{banner}", flush=True)
-        server.run()
+    try:
+        server.run(sockets=[reuse_port_socket(settings.host, settings.port)] if args.reuse_port else None)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: uvicorn shut down cleanly, then re-raised the signal it handled
     return 0
 
 
